@@ -1,0 +1,46 @@
+"""Event data: Tonic datasets and transforms -> events -> time-major frames ``(T, B, ...)``."""
+
+from spikeenergy.data.base import DatasetCard, DatasetNotFoundError, EventDataset
+from spikeenergy.data.delta import DeltaModulation, delta_modulate, reconstruct_from_events
+from spikeenergy.data.digits_dvs import DigitsDVS
+from spikeenergy.data.dvs_emulator import DVSConfig, emulate_dvs, saccade_video
+from spikeenergy.data.emg import RoshamboEMG
+from spikeenergy.data.events import EVENTS_TXP, EVENTS_XYTP, make_events, validate_events
+from spikeenergy.data.frames import (
+    EventsToFrames,
+    FrameConfig,
+    FrameDataset,
+    collate_time_major,
+    frame_shape,
+    make_loader,
+)
+from spikeenergy.data.registry import DATASETS, dataset_card, load_dataset
+from spikeenergy.data.root import resolve_data_root
+
+__all__ = [
+    "DATASETS",
+    "EVENTS_TXP",
+    "EVENTS_XYTP",
+    "DVSConfig",
+    "DatasetCard",
+    "DatasetNotFoundError",
+    "DeltaModulation",
+    "DigitsDVS",
+    "EventDataset",
+    "EventsToFrames",
+    "FrameConfig",
+    "FrameDataset",
+    "RoshamboEMG",
+    "collate_time_major",
+    "dataset_card",
+    "delta_modulate",
+    "emulate_dvs",
+    "frame_shape",
+    "load_dataset",
+    "make_events",
+    "make_loader",
+    "reconstruct_from_events",
+    "resolve_data_root",
+    "saccade_video",
+    "validate_events",
+]

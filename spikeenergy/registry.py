@@ -1,0 +1,64 @@
+"""A small generic name -> object registry used at the CLI/config edge.
+
+Duplicate names raise; unknown names raise a KeyError that lists the known ones, so a typo in a
+config file or on the command line names its own fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownNameError(KeyError):
+    """Raised for a name that is not registered; the message lists the known names."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; we want the plain sentence
+        return str(self.args[0]) if self.args else ""
+
+
+class Registry(Generic[T]):
+    """Map names to objects (factories, specs, cost models...) of one kind."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def add(self, name: str, item: T) -> T:
+        """Register ``item`` under ``name``; a second registration of the same name raises."""
+        key = name.lower()
+        if key in self._items:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._items[key] = item
+        return item
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator form of :meth:`add`."""
+
+        def deco(item: T) -> T:
+            return self.add(name, item)
+
+        return deco
+
+    def get(self, name: str) -> T:
+        """Return the item for ``name`` (case-insensitive) or raise with the known names."""
+        try:
+            return self._items[name.lower()]
+        except KeyError:
+            known = ", ".join(sorted(self._items)) or "(none)"
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; known: {known}") from None
+
+    def names(self) -> list[str]:
+        """All registered names, sorted."""
+        return sorted(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._items)
