@@ -137,9 +137,15 @@ class _Transformed(Dataset):
 
 
 class FrameDataset(Dataset):
-    """An event dataset seen as float32 frame tensors ``(T, *frame_shape)`` with a cache."""
+    """An event dataset seen as float32 frame tensors ``(T, *frame_shape)`` with a cache.
 
-    def __init__(self, dataset: EventDataset, config: FrameConfig = FrameConfig()) -> None:
+    The disk cache lives in ``cache_dir/cache_key/<binning hash>``: ``cache_key`` must identify
+    the dataset, split and loader options, since Tonic's disk cache is keyed by index only.
+    """
+
+    def __init__(
+        self, dataset: EventDataset, config: FrameConfig = FrameConfig(), cache_key: str = ""
+    ) -> None:
         self.events = dataset
         self.config = config
         self.sensor_size = tuple(dataset.sensor_size)
@@ -150,7 +156,12 @@ class FrameDataset(Dataset):
         if config.cache == "memory":
             inner = tonic.MemoryCachedDataset(inner)
         elif config.cache == "disk":
-            path = Path(str(config.cache_dir)) / config.key()
+            if not cache_key:
+                raise ValueError(
+                    "cache='disk' needs a cache_key naming the dataset, split and options "
+                    "(frames of different datasets must not share a cache folder)"
+                )
+            path = Path(str(config.cache_dir)) / cache_key / config.key()
             inner = tonic.DiskCachedDataset(inner, cache_path=str(path))
         self._inner = inner
 

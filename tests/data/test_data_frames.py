@@ -85,9 +85,11 @@ def test_memory_cache_bins_each_sample_once_and_disk_cache_persists(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
     disk_cfg = FrameConfig(n_time_bins=3, cache="disk", cache_dir=str(tmp_path))
     src2 = _Counting()
-    fd2 = FrameDataset(src2, disk_cfg)
+    with pytest.raises(ValueError, match="cache_key"):
+        FrameDataset(src2, disk_cfg)
+    fd2 = FrameDataset(src2, disk_cfg, cache_key="counting-train")
     x_disk = fd2[2][0]
-    fresh = FrameDataset(_Counting(), disk_cfg)
+    fresh = FrameDataset(_Counting(), disk_cfg, cache_key="counting-train")
     assert torch.equal(fresh[2][0], x_disk) and fresh.events.reads == 0
 
 

@@ -1,0 +1,100 @@
+"""Argument groups shared by commands (data, model, training) and their conversion to configs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from spikeenergy.data import FrameConfig
+from spikeenergy.models import ModelSpec, NeuronSpec
+from spikeenergy.models.spec import FAMILIES
+from spikeenergy.train import DataConfig, TrainConfig
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    """--dataset, --data-root, --download, --time-bins, ... ."""
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default="digits-dvs", help="registered dataset name")
+    g.add_argument("--data-root", default=None, help="data root (else $SPIKEENERGY_DATA)")
+    g.add_argument("--download", action="store_true", help="allow downloading missing files")
+    g.add_argument("--time-bins", type=int, default=25, help="frames per sample")
+    g.add_argument("--binarize", action="store_true", help="clip event counts to {0, 1}")
+    g.add_argument("--downsample", type=float, default=None, help="spatial factor in (0, 1]")
+    g.add_argument("--train-per-class", type=int, default=None, help="cap training samples")
+    g.add_argument("--test-per-class", type=int, default=None, help="cap test samples")
+    g.add_argument("--val-fraction", type=float, default=0.1)
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """--model, --backend, --hidden, neuron parameters."""
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default="snn-mlp", choices=FAMILIES)
+    g.add_argument("--backend", default="snntorch", choices=("snntorch", "norse"))
+    g.add_argument("--hidden", type=int, nargs="+", default=[128])
+    g.add_argument("--channels", type=int, nargs="+", default=[16, 32], help="conv channels")
+    g.add_argument("--neuron", default="leaky", help="leaky | synaptic (lif, lifbox aliases)")
+    g.add_argument("--beta", type=float, default=0.9, help="membrane decay per step")
+    g.add_argument("--threshold", type=float, default=1.0)
+    g.add_argument("--reset", default="subtract", choices=("subtract", "zero"))
+    g.add_argument("--recurrent", action="store_true")
+    g.add_argument("--readout", default="membrane", choices=("membrane", "spike_count"))
+    g.add_argument("--time-mode", default="per_step", choices=("per_step", "sum"))
+
+
+def add_train_args(p: argparse.ArgumentParser) -> None:
+    """--epochs, --lr, --lam, --energy, --seed, --device, ..."""
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=10)
+    g.add_argument("--batch-size", type=int, default=64)
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--lam", type=float, default=0.0, help="energy weight lambda")
+    g.add_argument("--energy", default="activity", help="energy term name")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--patience", type=int, default=None, help="early-stopping patience")
+    g.add_argument("--target-accuracy", type=float, default=None)
+    g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA if present)")
+
+
+def data_config(a: argparse.Namespace) -> DataConfig:
+    """DataConfig from parsed arguments."""
+    frames = FrameConfig(n_time_bins=a.time_bins, binarize=a.binarize, downsample=a.downsample)
+    options: dict[str, Any] = {"download": True} if a.download else {}
+    return DataConfig(
+        name=a.dataset,
+        root=a.data_root,
+        options=options,
+        frames=frames,
+        val_fraction=a.val_fraction,
+        train_per_class=a.train_per_class,
+        test_per_class=a.test_per_class,
+    )
+
+
+def model_spec(a: argparse.Namespace) -> ModelSpec:
+    """ModelSpec from parsed arguments."""
+    neuron = NeuronSpec(model=a.neuron, beta=a.beta, threshold=a.threshold, reset=a.reset)
+    return ModelSpec(
+        family=a.model,
+        hidden=tuple(a.hidden),
+        conv_channels=tuple(a.channels),
+        backend=a.backend,
+        recurrent=a.recurrent,
+        readout=a.readout,
+        time_mode=a.time_mode,
+        neuron=neuron,
+    )
+
+
+def train_config(a: argparse.Namespace) -> TrainConfig:
+    """TrainConfig from parsed arguments."""
+    return TrainConfig(
+        epochs=a.epochs,
+        batch_size=a.batch_size,
+        lr=a.lr,
+        lam=a.lam,
+        energy=a.energy,
+        seed=a.seed,
+        patience=a.patience,
+        target_accuracy=a.target_accuracy,
+        device=a.device,
+    )

@@ -1,0 +1,24 @@
+"""``spikeenergy datasets``: list registered datasets and where their files are expected."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from spikeenergy.data import DATASETS, resolve_data_root
+
+
+def add_parser(sub: Any) -> None:
+    """Register the ``datasets`` command."""
+    p = sub.add_parser("datasets", help="list datasets, their layout and data root")
+    p.add_argument("--data-root", default=None)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print one line per dataset and the resolved data root."""
+    print(f"data root: {resolve_data_root(args.data_root)}")
+    for name in DATASETS.names():
+        card = DATASETS.get(name).card
+        print(f"{name:<14} sensor {card.sensor_size}  classes {card.n_classes}  {card.layout}")
+    return 0

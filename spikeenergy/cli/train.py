@@ -1,0 +1,63 @@
+"""``spikeenergy train``: one energy-regularized training run with a result summary."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from spikeenergy.cli.common import (
+    add_data_args,
+    add_model_args,
+    add_train_args,
+    data_config,
+    model_spec,
+    train_config,
+)
+from spikeenergy.train import ExperimentConfig, run_experiment
+
+
+def add_parser(sub: Any) -> None:
+    """Register the ``train`` command."""
+    p = sub.add_parser(
+        "train",
+        help="train one model with L = CE + lambda * E",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_data_args(p)
+    add_model_args(p)
+    add_train_args(p)
+    p.add_argument("--out", default=None, help="write model.pt, last.pt and metrics.json here")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def summary_lines(m: dict[str, Any]) -> list[str]:
+    """A short human-readable summary of a metrics dict."""
+    t = m["test"]
+    lines = [
+        f"dataset {m['dataset']['name']}  model {m['model']['family']}"
+        + (f" ({m['model']['backend']})" if m["model"]["backend"] else "")
+        + f"  params {m['model']['parameters']}  lam {m['config']['train']['lam']:g}",
+        f"test accuracy {t['accuracy']:.4f}  loss {t['loss']:.4f}  "
+        + "  ".join(f"energy[{k}] {v:.4g}" for k, v in t["energy"].items()),
+        f"synaptic ops/sample {t['synops_per_sample']:.4g}  "
+        f"non-zero ops/sample {t['nonzero_ops_per_sample']:.4g}",
+    ]
+    for name, row in t["layers"].items():
+        if "activity_rate" in row:
+            lines.append(f"  {name:<16} {row['kind']:<8} activity {row['activity_rate']:.4f}")
+    eff = m["efficiency"]
+    lines.append(
+        f"training: {eff['epochs']} epochs, {eff['steps']} steps, {eff['wall_time_s']:.1f} s"
+    )
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the configs from ``args``, train, print the summary."""
+    cfg = ExperimentConfig(data=data_config(args), model=model_spec(args), train=train_config(args))
+    metrics = run_experiment(cfg, out_dir=args.out, progress=not args.no_progress)
+    print("\n".join(summary_lines(metrics)))
+    if args.out:
+        print(f"wrote {args.out}/model.pt and {args.out}/metrics.json")
+    return 0

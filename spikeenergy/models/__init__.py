@@ -1,0 +1,30 @@
+"""Spiking (snnTorch / Norse) and dense models behind one protocol, built from frozen specs."""
+
+from spikeenergy.models.networks import (
+    MODEL_FAMILIES,
+    DenseNet,
+    GRUNet,
+    SpikeEnergyModel,
+    SpikingNet,
+    build_model,
+    count_parameters,
+    model_from_meta,
+)
+from spikeenergy.models.neurons import NeuronDriver, build_neuron
+from spikeenergy.models.spec import FAMILIES, ModelSpec, NeuronSpec
+
+__all__ = [
+    "FAMILIES",
+    "MODEL_FAMILIES",
+    "DenseNet",
+    "GRUNet",
+    "ModelSpec",
+    "NeuronDriver",
+    "NeuronSpec",
+    "SpikeEnergyModel",
+    "SpikingNet",
+    "build_model",
+    "build_neuron",
+    "count_parameters",
+    "model_from_meta",
+]

@@ -1,0 +1,237 @@
+"""Backend table for spiking neurons: build a snnTorch / Norse neuron from a NeuronSpec and step it.
+
+All backend knowledge of the models package lives here. Neurons are the libraries' own modules
+(``snntorch.Leaky`` / ``snntorch.Synaptic`` / ``norse.torch.LIFBoxCell`` / ``norse.torch.LIFCell``);
+a small :class:`NeuronDriver` holds how to call each one with an explicit state, so the model
+keeps no hidden state between forward calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from spikeenergy.models.spec import NeuronSpec
+
+# --------------------------------------------------------------------------- snnTorch
+
+
+def _snntorch_surrogate(spec: NeuronSpec) -> Callable[[Tensor], Tensor]:
+    """The snnTorch ``spike_grad`` callable for the spec's surrogate (Norse's for triangle/tanh)."""
+    from snntorch import surrogate
+
+    if spec.surrogate == "fast_sigmoid":
+        return surrogate.fast_sigmoid(slope=spec.slope)
+    if spec.surrogate == "atan":
+        return surrogate.atan(alpha=spec.slope)
+    # snnTorch has no triangle/tanh of this form; reuse Norse's autograd functions (not re-written)
+    return _NorseThreshold(_NORSE_METHOD[spec.surrogate], spec.slope)
+
+
+@dataclass(frozen=True)
+class _NorseThreshold:
+    """Picklable callable applying Norse's ``threshold(x, method, alpha)`` (used as spike_grad)."""
+
+    method: str
+    alpha: float
+
+    def __call__(self, x: Tensor) -> Tensor:
+        from norse.torch.functional.threshold import threshold
+
+        return threshold(x, self.method, self.alpha)
+
+
+def _forget_snntorch_instance(neuron: nn.Module) -> None:
+    """Drop ``neuron`` from snnTorch's global ``SpikingNeuron.instances`` list (it would leak)."""
+    from snntorch import SpikingNeuron
+
+    insts = SpikingNeuron.instances
+    for i in range(len(insts) - 1, -1, -1):
+        if insts[i] is neuron:
+            del insts[i]
+
+
+def _build_snntorch(spec: NeuronSpec) -> nn.Module:
+    """snnTorch Leaky / Synaptic with the spec's parameters (reset delayed, detached: native)."""
+    import snntorch as snn
+
+    if spec.detach_reset is False:
+        raise ValueError(
+            "snnTorch always detaches the reset from the graph; use detach_reset=None or True "
+            "with backend='snntorch' (or backend='norse' with model='leaky' for detach_reset=False)"
+        )
+    common = dict(
+        threshold=spec.threshold,
+        spike_grad=_snntorch_surrogate(spec),
+        reset_mechanism=spec.reset,
+    )
+    neuron: nn.Module
+    if spec.kind == "leaky":
+        neuron = snn.Leaky(beta=spec.beta, **common)
+    else:
+        neuron = snn.Synaptic(alpha=spec.alpha, beta=spec.beta, **common)
+    _forget_snntorch_instance(neuron)
+    return neuron
+
+
+def _step_snntorch_leaky(neuron: nn.Module, cur: Tensor, state: Any) -> tuple[Tensor, Any]:
+    mem = torch.zeros_like(cur) if state is None else state
+    spk, mem = neuron(cur, mem)
+    return spk, mem
+
+
+def _step_snntorch_synaptic(neuron: nn.Module, cur: Tensor, state: Any) -> tuple[Tensor, Any]:
+    syn, mem = (torch.zeros_like(cur), torch.zeros_like(cur)) if state is None else state
+    spk, syn, mem = neuron(cur, syn, mem)
+    return spk, (syn, mem)
+
+
+# --------------------------------------------------------------------------- Norse
+
+_NORSE_METHOD = {"fast_sigmoid": "super", "triangle": "triangle", "tanh": "tanh"}
+
+
+def _reset_value_detached(z: Tensor, v: Tensor, reset: Tensor, th: Tensor) -> Tensor:
+    """Norse ``reset_value`` with the spike detached from the graph (detach_reset=True)."""
+    from norse.torch.functional.reset import reset_value
+
+    return reset_value(z.detach(), v, reset, th)
+
+
+def _reset_subtract_detached(z: Tensor, v: Tensor, reset: Tensor, th: Tensor) -> Tensor:
+    """Norse ``reset_subtract`` with the spike detached from the graph (detach_reset=True)."""
+    from norse.torch.functional.reset import reset_subtract
+
+    return reset_subtract(z.detach(), v, reset, th)
+
+
+def _norse_method(spec: NeuronSpec) -> str:
+    if spec.surrogate not in _NORSE_METHOD:
+        raise ValueError(
+            f"surrogate {spec.surrogate!r} is not available in Norse; use one of "
+            f"{', '.join(_NORSE_METHOD)} with backend='norse'"
+        )
+    if spec.surrogate == "fast_sigmoid" and spec.slope != 1.0:
+        raise ValueError(
+            "Norse's SuperSpike surrogate ('fast_sigmoid') ignores its slope (gradient is "
+            "1/(1+|x|)^2, i.e. slope 1); use slope=1.0, or surrogate='triangle'/'tanh' for a "
+            "tunable slope with backend='norse'"
+        )
+    return _NORSE_METHOD[spec.surrogate]
+
+
+def _build_norse(spec: NeuronSpec) -> nn.Module:
+    """Norse LIFBoxCell (leaky) / LIFCell (synaptic) with dt=1 and tau_inv = 1 - decay."""
+    from norse.torch import LIFBoxCell, LIFBoxParameters, LIFCell, LIFParameters
+    from norse.torch.functional.reset import reset_subtract, reset_value
+
+    if spec.beta >= 1.0:
+        raise ValueError("backend='norse' needs beta < 1 (tau_mem_inv = 1 - beta must be > 0)")
+    method = _norse_method(spec)
+    beta = torch.as_tensor(spec.beta)
+    th = torch.as_tensor(spec.threshold)
+    zero = torch.as_tensor(0.0)
+    if spec.kind == "leaky":
+        detach = bool(spec.detach_reset)
+        if spec.reset == "zero":
+            reset_fn = _reset_value_detached if detach else reset_value
+        else:
+            reset_fn = _reset_subtract_detached if detach else reset_subtract
+        p = LIFBoxParameters(
+            tau_mem_inv=1.0 - beta,
+            v_leak=zero,
+            v_th=th,
+            v_reset=zero,
+            method=method,
+            alpha=torch.as_tensor(spec.slope),
+            reset_method=reset_fn,
+        )
+        return LIFBoxCell(p, dt=1.0)
+    if spec.reset != "zero":
+        raise ValueError(
+            "Norse's LIFCell (model='synaptic') only resets to zero; use reset='zero', or "
+            "model='leaky' (LIFBoxCell) for reset='subtract' with backend='norse'"
+        )
+    if spec.detach_reset:
+        raise ValueError(
+            "Norse's LIFCell (model='synaptic') does not detach the reset; use detach_reset=None "
+            "or False with backend='norse', model='synaptic'"
+        )
+    if spec.alpha >= 1.0:
+        raise ValueError("backend='norse' needs alpha < 1 (tau_syn_inv = 1 - alpha must be > 0)")
+    p = LIFParameters(
+        tau_syn_inv=1.0 - torch.as_tensor(spec.alpha),
+        tau_mem_inv=1.0 - beta,
+        v_leak=zero,
+        v_th=th,
+        v_reset=zero,
+        method=method,
+        alpha=torch.as_tensor(spec.slope),
+    )
+    return LIFCell(p, dt=1.0)
+
+
+def _step_norse_leaky(neuron: nn.Module, cur: Tensor, state: Any) -> tuple[Tensor, Any]:
+    from norse.torch.functional.lif_box import LIFBoxFeedForwardState
+
+    if state is None:
+        state = LIFBoxFeedForwardState(v=torch.zeros_like(cur))
+    return neuron(cur, state)
+
+
+def _step_norse_synaptic(neuron: nn.Module, cur: Tensor, state: Any) -> tuple[Tensor, Any]:
+    from norse.torch.functional.lif import LIFFeedForwardState
+
+    if state is None:
+        state = LIFFeedForwardState(v=torch.zeros_like(cur), i=torch.zeros_like(cur))
+    return neuron(cur, state)
+
+
+# --------------------------------------------------------------------------- table
+
+
+@dataclass(frozen=True)
+class NeuronDriver:
+    """How to call one backend neuron: ``step(neuron, current, state) -> (spikes, state)``.
+
+    ``input_gain`` multiplies the input current before the library call. Norse integrates
+    ``v += dt * tau_mem_inv * (i - v)``, i.e. input gain (1 - beta); the driver divides that out
+    (gain 1 / (1 - beta)) so one NeuronSpec means ``mem = beta * mem + I`` on both backends.
+    ``state=None`` means rest (all zeros).
+    """
+
+    backend: str
+    kind: str
+    step_fn: Callable[[nn.Module, Tensor, Any], tuple[Tensor, Any]]
+    input_gain: float = 1.0
+
+    def step(self, neuron: nn.Module, current: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """Advance ``neuron`` one time step from ``state`` with input ``current``."""
+        if self.input_gain != 1.0:
+            current = current * self.input_gain
+        return self.step_fn(neuron, current, state)
+
+
+_BUILDERS: dict[str, Callable[[NeuronSpec], nn.Module]] = {
+    "snntorch": _build_snntorch,
+    "norse": _build_norse,
+}
+_STEPS: dict[tuple[str, str], Callable[[nn.Module, Tensor, Any], tuple[Tensor, Any]]] = {
+    ("snntorch", "leaky"): _step_snntorch_leaky,
+    ("snntorch", "synaptic"): _step_snntorch_synaptic,
+    ("norse", "leaky"): _step_norse_leaky,
+    ("norse", "synaptic"): _step_norse_synaptic,
+}
+
+
+def build_neuron(spec: NeuronSpec, backend: str) -> tuple[nn.Module, NeuronDriver]:
+    """Build the library neuron for ``spec`` on ``backend`` and the driver that steps it."""
+    if backend not in _BUILDERS:
+        raise ValueError(f"backend={backend!r} is not supported; use one of {', '.join(_BUILDERS)}")
+    neuron = _BUILDERS[backend](spec)
+    gain = 1.0 / (1.0 - spec.beta) if backend == "norse" else 1.0
+    return neuron, NeuronDriver(backend, spec.kind, _STEPS[(backend, spec.kind)], gain)

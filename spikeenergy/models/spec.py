@@ -1,0 +1,177 @@
+"""Frozen specifications of neurons and model architectures (the config objects models build from).
+
+A spec is plain data: it round-trips through :meth:`ModelSpec.to_dict` / :meth:`ModelSpec.from_dict`
+(TOML/JSON friendly), and ``build_model(spec, input_shape, num_classes)`` plus a ``state_dict``
+rebuilds a trained model exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+#: Neutral neuron model names and the aliases accepted for them (backend-native names).
+#: "leaky": one state (membrane)          -> snnTorch ``Leaky``,    Norse ``LIFBoxCell``
+#: "synaptic": two states (current, membrane) -> snnTorch ``Synaptic``, Norse ``LIFCell``
+NEURON_MODEL_ALIASES: dict[str, str] = {
+    "leaky": "leaky",
+    "lifbox": "leaky",
+    "synaptic": "synaptic",
+    "lif": "synaptic",
+}
+RESETS = ("subtract", "zero")
+SURROGATES = ("fast_sigmoid", "atan", "triangle", "tanh")
+BACKENDS = ("snntorch", "norse")
+SPIKING_FAMILIES = ("snn-mlp", "snn-cnn")
+DENSE_FAMILIES = ("mlp", "cnn", "gru")
+FAMILIES = SPIKING_FAMILIES + DENSE_FAMILIES
+READOUTS = ("membrane", "spike_count")
+TIME_MODES = ("per_step", "sum")
+
+
+def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    """Raise a ValueError naming the allowed values when ``value`` is not one of them."""
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not supported; use one of {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class NeuronSpec:
+    """Parameters of a (discrete-time) leaky integrate-and-fire neuron, backend-neutral.
+
+    Dynamics per step (both backends, see docs/models.md for the exact per-backend forms)::
+
+        syn[t] = alpha * syn[t-1] + I[t]              (model="synaptic" only; else syn = I)
+        mem[t] = beta * mem[t-1] + syn[t]  - reset
+        spk[t] = H(mem[t] - threshold)
+
+    ``detach_reset=None`` keeps the backend's native choice (snnTorch detaches the reset, Norse
+    does not); an explicit value is honoured where the backend allows it and rejected otherwise.
+    ``surrogate`` + ``slope`` choose the surrogate gradient of the Heaviside step.
+    """
+
+    model: str = "leaky"
+    beta: float = 0.9
+    alpha: float = 0.8
+    threshold: float = 1.0
+    reset: str = "subtract"
+    detach_reset: bool | None = None
+    surrogate: str = "fast_sigmoid"
+    slope: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.model not in NEURON_MODEL_ALIASES:
+            raise ValueError(
+                f"neuron model={self.model!r} is not supported; use one of "
+                f"{', '.join(NEURON_MODEL_ALIASES)} (lif = synaptic, lifbox = leaky)"
+            )
+        for name in ("beta", "alpha"):
+            v = getattr(self, name)
+            if not (0.0 <= v <= 1.0):
+                raise ValueError(f"neuron {name}={v} must lie in [0, 1] (decay per time step)")
+        if not (math.isfinite(self.threshold) and self.threshold > 0):
+            raise ValueError(f"neuron threshold={self.threshold} must be a positive number")
+        _one_of("neuron reset", self.reset, RESETS)
+        _one_of("neuron surrogate", self.surrogate, SURROGATES)
+        if not (math.isfinite(self.slope) and self.slope > 0):
+            raise ValueError(f"neuron slope={self.slope} must be a positive number")
+
+    @property
+    def kind(self) -> str:
+        """The neutral model name ("leaky" or "synaptic") after resolving aliases."""
+        return NEURON_MODEL_ALIASES[self.model]
+
+    @classmethod
+    def from_tau(
+        cls, tau_mem: float, tau_syn: float | None = None, dt: float = 1.0, **kwargs: Any
+    ) -> NeuronSpec:
+        """Build from time constants: beta = exp(-dt / tau_mem), alpha = exp(-dt / tau_syn)."""
+        if tau_mem <= 0 or (tau_syn is not None and tau_syn <= 0) or dt <= 0:
+            raise ValueError("tau_mem, tau_syn and dt must be positive (same time unit)")
+        beta = math.exp(-dt / tau_mem)
+        alpha = math.exp(-dt / tau_syn) if tau_syn is not None else cls.alpha
+        return cls(beta=beta, alpha=alpha, **kwargs)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Architecture of one model: family, widths, backend and neuron (spiking families).
+
+    ``hidden`` are the widths of the fully connected hidden layers (all families; for "gru" the
+    widths of stacked GRU layers); ``conv_channels`` / ``kernel_size`` / ``pool`` define the
+    convolutional front end of "snn-cnn" and "cnn" (each block: conv, nonlinearity, max-pool).
+    ``recurrent`` adds a recurrent (hidden -> hidden) weight to each spiking fully connected layer.
+    ``readout``: "membrane" (mean over time of a non-spiking output layer's input current, i.e. the
+    membrane of a non-leaky integrator divided by T) or "spike_count" (spikes of a spiking output
+    layer summed over time). ``time_mode`` (dense "mlp"/"cnn"): "per_step" applies the network to
+    every frame and averages logits over time; "sum" applies it once to the time-summed frames.
+    """
+
+    family: str = "snn-mlp"
+    hidden: tuple[int, ...] = (128,)
+    conv_channels: tuple[int, ...] = (16, 32)
+    kernel_size: int = 3
+    pool: int = 2
+    backend: str = "snntorch"
+    recurrent: bool = False
+    readout: str = "membrane"
+    time_mode: str = "per_step"
+    neuron: NeuronSpec = field(default_factory=NeuronSpec)
+
+    def __post_init__(self) -> None:
+        _one_of("model family", self.family, FAMILIES)
+        _one_of("backend", self.backend, BACKENDS)
+        _one_of("readout", self.readout, READOUTS)
+        _one_of("time_mode", self.time_mode, TIME_MODES)
+        # Accept lists (from TOML/JSON) but store tuples so the spec stays hashable and frozen.
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "conv_channels", tuple(int(c) for c in self.conv_channels))
+        if any(h <= 0 for h in self.hidden) or any(c <= 0 for c in self.conv_channels):
+            raise ValueError("hidden widths and conv channels must be positive integers")
+        if self.family == "gru" and not self.hidden:
+            raise ValueError("family 'gru' needs at least one hidden width (hidden=(128,))")
+        if self.family in ("snn-cnn", "cnn") and not self.conv_channels:
+            raise ValueError(f"family {self.family!r} needs conv_channels, e.g. (16, 32)")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size={self.kernel_size} must be a positive odd integer")
+        if self.pool < 1:
+            raise ValueError(f"pool={self.pool} must be >= 1 (1 disables pooling)")
+        if not isinstance(self.neuron, NeuronSpec):
+            raise TypeError("neuron must be a NeuronSpec (use ModelSpec.from_dict for dicts)")
+
+    @property
+    def is_spiking(self) -> bool:
+        """True for the spiking families ("snn-mlp", "snn-cnn")."""
+        return self.family in SPIKING_FAMILIES
+
+    def matched_dense(self, family: str | None = None) -> ModelSpec:
+        """Dense baseline with the same widths: snn-mlp -> mlp, snn-cnn -> cnn (or ``family``)."""
+        target = family or {"snn-mlp": "mlp", "snn-cnn": "cnn"}.get(self.family, self.family)
+        _one_of("dense family", target, DENSE_FAMILIES)
+        return replace(self, family=target)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (JSON/TOML friendly) that :meth:`from_dict` turns back into a spec."""
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["conv_channels"] = list(self.conv_channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+        """Inverse of :meth:`to_dict`; unknown keys raise a ValueError naming the known ones."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown ModelSpec keys {sorted(unknown)}; known: {sorted(known)}")
+        kw = dict(d)
+        if isinstance(kw.get("neuron"), dict):
+            nknown = {f.name for f in fields(NeuronSpec)}
+            nunknown = set(kw["neuron"]) - nknown
+            if nunknown:
+                raise ValueError(
+                    f"unknown NeuronSpec keys {sorted(nunknown)}; known: {sorted(nknown)}"
+                )
+            kw["neuron"] = NeuronSpec(**kw["neuron"])
+        return cls(**kw)

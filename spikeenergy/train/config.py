@@ -1,0 +1,71 @@
+"""Frozen training configuration (built from TOML/CLI at the edge, passed as an object)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("none", "cosine", "step")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation budget and the energy penalty: L = L_CE + lam * E(energy term)."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adamw"
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    step_size: int = 10  # schedule="step": epochs between decays
+    gamma: float = 0.5  # schedule="step": decay factor
+    patience: int | None = None  # early stopping on validation accuracy (epochs without gain)
+    grad_clip: float | None = 1.0  # max gradient norm; None disables clipping
+    seed: int = 0
+    lam: float = 0.0
+    energy: str = "activity"  # name in spikeenergy.energy.ENERGY_TERMS
+    energy_options: dict[str, Any] = field(default_factory=dict)
+    target_accuracy: float | None = None  # for time/steps-to-target (training efficiency)
+    device: str | None = None  # None: CUDA when available, else CPU
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(
+                f"epochs and batch_size must be >= 1 ({self.epochs}, {self.batch_size})"
+            )
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr={self.lr} must be a positive number")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule={self.schedule!r}; use one of {', '.join(SCHEDULES)}")
+        if not (math.isfinite(self.lam) and self.lam >= 0):
+            raise ValueError(f"lam={self.lam} must be a finite number >= 0")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ValueError(f"grad_clip={self.grad_clip} must be positive or None")
+        if self.target_accuracy is not None and not 0 < self.target_accuracy <= 1:
+            raise ValueError(f"target_accuracy={self.target_accuracy} must be in (0, 1]")
+
+    def resolved_device(self) -> torch.device:
+        """The device to train on: the configured one, else CUDA when available, else CPU."""
+        if self.device is not None:
+            return torch.device(self.device)
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON/TOML friendly)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise naming the known ones."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown TrainConfig keys {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**d)

@@ -1,0 +1,188 @@
+"""One training run from a frozen config: data -> model -> fit -> test metrics (+ files).
+
+This is what the CLI's ``train`` command and the benchmark runner call; ``--out DIR`` writes
+``model.pt`` (best weights), ``last.pt`` (end of the last good epoch) and ``metrics.json``
+(schema in docs/metrics-schema.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import spikeenergy
+from spikeenergy.data import FrameConfig, FrameDataset, load_dataset
+from spikeenergy.data.splits import limit_per_class, stratified_split
+from spikeenergy.models import ModelSpec, build_model, count_parameters
+from spikeenergy.train.checkpoint import atomic_write_bytes, save_checkpoint
+from spikeenergy.train.config import TrainConfig
+from spikeenergy.train.loop import FitResult, evaluate, fit, make_energy_term
+
+METRICS_SCHEMA = "spikeenergy.metrics/1"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset, where, how its events become frames, and how much of it to use."""
+
+    name: str = "digits-dvs"
+    root: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    frames: FrameConfig = field(default_factory=FrameConfig)
+    val_fraction: float = 0.1
+    train_per_class: int | None = None  # cap on training samples per class (quick runs)
+    test_per_class: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON friendly)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything that defines a run; the same config and seed give the same numbers."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (stored with every result)."""
+        return {
+            "data": self.data.to_dict(),
+            "model": self.model.to_dict(),
+            "train": self.train.to_dict(),
+        }
+
+
+@dataclass
+class PreparedData:
+    """Frame datasets of one run and the shapes a model needs."""
+
+    train: Any
+    val: Any
+    test: Any
+    frame_shape: tuple[int, ...]
+    num_classes: int
+
+
+def prepare_data(cfg: DataConfig, seed: int) -> PreparedData:
+    """Open the dataset's train/test splits as cached frame datasets; carve validation off train."""
+    train_events = load_dataset(cfg.name, "train", root=cfg.root, **cfg.options)
+    test_events = load_dataset(cfg.name, "test", root=cfg.root, **cfg.options)
+    ident = hashlib.sha1(
+        json.dumps([cfg.name, cfg.root, cfg.options], sort_keys=True, default=str).encode()
+    ).hexdigest()[:10]
+    train_all = FrameDataset(train_events, cfg.frames, cache_key=f"{cfg.name}-train-{ident}")
+    test_frames = FrameDataset(test_events, cfg.frames, cache_key=f"{cfg.name}-test-{ident}")
+    test = limit_per_class(test_frames, cfg.test_per_class, seed)
+    train_all = limit_per_class(train_all, cfg.train_per_class, seed)
+    if cfg.val_fraction > 0:
+        train, val = stratified_split(train_all, cfg.val_fraction, seed)
+    else:
+        train, val = train_all, None
+    return PreparedData(
+        train, val, test, tuple(train_events_shape(train_all)), len(train_events.classes)
+    )
+
+
+def train_events_shape(ds: Any) -> tuple[int, ...]:
+    """Per-step frame shape of a (possibly subset) frame dataset."""
+    return tuple(ds.frame_shape)
+
+
+def build_seeded_model(
+    spec: ModelSpec, frame_shape: tuple[int, ...], num_classes: int, seed: int
+) -> Any:
+    """Build a model whose initial weights depend only on ``seed`` (caller's RNG untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(spec, frame_shape, num_classes)
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages that determine a run's numbers."""
+    import norse
+    import snntorch
+    import tonic
+
+    return {
+        "spikeenergy": spikeenergy.__version__,
+        "torch": torch.__version__,
+        "snntorch": snntorch.__version__,
+        "norse": getattr(norse, "__version__", "unknown"),
+        "tonic": tonic.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically (a reader never sees half a file)."""
+    data = json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
+    atomic_write_bytes(path, lambda f: f.write(data))
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    out_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    data: PreparedData | None = None,
+) -> dict[str, Any]:
+    """Train and test one configuration; returns the metrics dict (written to ``out_dir``)."""
+    seed = cfg.train.seed
+    data = data if data is not None else prepare_data(cfg.data, seed)
+    model = build_seeded_model(cfg.model, data.frame_shape, data.num_classes, seed)
+    energy = make_energy_term(cfg.train)
+    out = Path(out_dir) if out_dir is not None else None
+
+    def keep_last(row: dict[str, Any], m: Any) -> None:
+        if out is not None:
+            save_checkpoint(out / "last.pt", m, cfg.to_dict(), {"epoch": row["epoch"]})
+
+    result: FitResult = fit(model, data.train, data.val, cfg.train, energy, progress, keep_last)
+    test = evaluate(model, data.test, energy, cfg.train)
+    metrics = {
+        "schema": METRICS_SCHEMA,
+        "config": cfg.to_dict(),
+        "seed": seed,
+        "versions": versions(),
+        "device": str(cfg.train.resolved_device()),
+        "model": {
+            "family": cfg.model.family,
+            "backend": cfg.model.backend if cfg.model.is_spiking else None,
+            "spiking": cfg.model.is_spiking,
+            "parameters": count_parameters(model),
+        },
+        "dataset": {
+            "name": cfg.data.name,
+            "n_train": len(data.train),
+            "n_val": len(data.val) if data.val is not None else 0,
+            "n_test": len(data.test),
+            "num_classes": data.num_classes,
+            "frame_shape": list(data.frame_shape),
+        },
+        "test": {
+            "accuracy": test["accuracy"],
+            "loss": test["task_loss"],
+            "energy": {cfg.train.energy: test["energy"]},
+            "synops_per_sample": test["synops_per_sample"],
+            "nonzero_ops_per_sample": test["nonzero_ops_per_sample"],
+            "dense_ops_per_sample": test["dense_ops_per_sample"],
+            "layers": test["layers"],
+        },
+        "best_epoch": result.best_epoch,
+        "best_val_accuracy": result.best_val_accuracy,
+        "efficiency": result.efficiency,
+        "curves": result.curves(),
+    }
+    if out is not None:
+        save_checkpoint(out / "model.pt", model, cfg.to_dict(), metrics)
+        write_json(out / "metrics.json", metrics)
+    return metrics
