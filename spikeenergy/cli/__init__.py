@@ -15,6 +15,7 @@ from collections.abc import Sequence
 COMMANDS = {
     "train": "spikeenergy.cli.train",
     "datasets": "spikeenergy.cli.datasets",
+    "export": "spikeenergy.cli.export",
 }
 
 

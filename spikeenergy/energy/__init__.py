@@ -4,6 +4,15 @@ Cost models (pJ per operation) live in ``spikeenergy.energy.cost_models``.
 """
 
 from spikeenergy.energy import kernels
+from spikeenergy.energy.cost_models import (
+    BUILTIN_COST_MODELS,
+    CHARGES,
+    COST_KINDS,
+    CostModel,
+    cost_model_registry,
+    cost_models_from_toml,
+    get_cost_model,
+)
 from spikeenergy.energy.loss import EnergyRegularizedLoss, LossParts
 from spikeenergy.energy.terms import (
     ENERGY_TERMS,
@@ -19,6 +28,13 @@ from spikeenergy.energy.terms import (
 )
 
 __all__ = [
+    "BUILTIN_COST_MODELS",
+    "CHARGES",
+    "COST_KINDS",
+    "CostModel",
+    "cost_model_registry",
+    "cost_models_from_toml",
+    "get_cost_model",
     "ENERGY_TERMS",
     "ActivationEnergy",
     "ActivityEnergy",

@@ -7,6 +7,7 @@ from spikeenergy.train.experiment import (
     ExperimentConfig,
     PreparedData,
     build_seeded_model,
+    frame_split,
     prepare_data,
     run_experiment,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "build_seeded_model",
     "evaluate",
     "fit",
+    "frame_split",
     "load_checkpoint",
     "prepare_data",
     "run_epoch",

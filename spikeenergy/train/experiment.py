@@ -44,6 +44,14 @@ class DataConfig:
         """Plain dict (JSON friendly)."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DataConfig:
+        """Inverse of :meth:`to_dict` (the ``frames`` entry becomes a FrameConfig)."""
+        kw = dict(d)
+        if isinstance(kw.get("frames"), dict):
+            kw["frames"] = FrameConfig(**kw["frames"])
+        return cls(**kw)
+
 
 @dataclass(frozen=True)
 class ExperimentConfig:
@@ -73,29 +81,26 @@ class PreparedData:
     num_classes: int
 
 
-def prepare_data(cfg: DataConfig, seed: int) -> PreparedData:
-    """Open the dataset's train/test splits as cached frame datasets; carve validation off train."""
-    train_events = load_dataset(cfg.name, "train", root=cfg.root, **cfg.options)
-    test_events = load_dataset(cfg.name, "test", root=cfg.root, **cfg.options)
+def frame_split(cfg: DataConfig, split: str, seed: int) -> Any:
+    """One split of the dataset as cached frames, with the per-class cap drawn with ``seed``."""
+    events = load_dataset(cfg.name, split, root=cfg.root, **cfg.options)
     ident = hashlib.sha1(
         json.dumps([cfg.name, cfg.root, cfg.options], sort_keys=True, default=str).encode()
     ).hexdigest()[:10]
-    train_all = FrameDataset(train_events, cfg.frames, cache_key=f"{cfg.name}-train-{ident}")
-    test_frames = FrameDataset(test_events, cfg.frames, cache_key=f"{cfg.name}-test-{ident}")
-    test = limit_per_class(test_frames, cfg.test_per_class, seed)
-    train_all = limit_per_class(train_all, cfg.train_per_class, seed)
+    frames = FrameDataset(events, cfg.frames, cache_key=f"{cfg.name}-{split}-{ident}")
+    cap = cfg.train_per_class if split == "train" else cfg.test_per_class
+    return limit_per_class(frames, cap, seed)
+
+
+def prepare_data(cfg: DataConfig, seed: int) -> PreparedData:
+    """Open the dataset's train/test splits as cached frame datasets; carve validation off train."""
+    train_all = frame_split(cfg, "train", seed)
+    test = frame_split(cfg, "test", seed)
     if cfg.val_fraction > 0:
         train, val = stratified_split(train_all, cfg.val_fraction, seed)
     else:
         train, val = train_all, None
-    return PreparedData(
-        train, val, test, tuple(train_events_shape(train_all)), len(train_events.classes)
-    )
-
-
-def train_events_shape(ds: Any) -> tuple[int, ...]:
-    """Per-step frame shape of a (possibly subset) frame dataset."""
-    return tuple(ds.frame_shape)
+    return PreparedData(train, val, test, tuple(train_all.frame_shape), len(train_all.classes))
 
 
 def build_seeded_model(

@@ -1,0 +1,98 @@
+"""Measure a saved checkpoint on its own test data and export the report (what the CLI calls)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from spikeenergy.energy.cost_models import CostModel
+from spikeenergy.export.nir_export import export_nir
+from spikeenergy.export.tables import (
+    file_sha256,
+    format_for,
+    model_identity,
+    package_versions,
+    write_report,
+)
+from spikeenergy.metrics.meter import EnergyReport, measure
+
+
+def checkpoint_test_data(
+    payload: dict[str, Any], data_root: str | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """The test frames a checkpoint was evaluated on, rebuilt from its stored data config.
+
+    Uses ``spikeenergy.train.frame_split`` (the same code as training) for the test split;
+    ``data_root`` overrides the stored root.
+    """
+    from spikeenergy.train.experiment import DataConfig, frame_split
+
+    cfg = dict(payload.get("config", {}).get("data") or {})
+    if not cfg:
+        raise ValueError(
+            "the checkpoint stores no data config (saved without config=); measure it with "
+            "spikeenergy.metrics.measure(model, loader) instead"
+        )
+    seed = int(payload.get("config", {}).get("train", {}).get("seed", 0))
+    if data_root is not None:
+        cfg["root"] = data_root
+    test = frame_split(DataConfig.from_dict(cfg), "test", seed)
+    info = {"name": cfg["name"], "split": "test", "n_samples": len(test), "config": cfg}
+    return test, info
+
+
+def measure_checkpoint(
+    path: str | os.PathLike[str],
+    targets: Sequence[CostModel],
+    *,
+    data_root: str | None = None,
+    batch_size: int = 64,
+    device: str | None = None,
+    policy: str = "neurobench",
+    max_batches: int | None = None,
+    progress: bool = False,
+) -> tuple[Any, EnergyReport]:
+    """Load a checkpoint, measure it on its test data; returns (model, report with identity)."""
+    from spikeenergy.data import make_loader
+    from spikeenergy.train import load_checkpoint
+
+    model, payload = load_checkpoint(path)
+    test, data_info = checkpoint_test_data(payload, data_root)
+    loader = make_loader(test, batch_size=batch_size, shuffle=False)
+    report = measure(
+        model,
+        loader,
+        targets,
+        device=device,
+        policy=policy,
+        max_batches=max_batches,
+        progress=progress,
+    )
+    model_id = model_identity(model)
+    model_id.update({"checkpoint": str(Path(path)), "sha256": file_sha256(path)})
+    test_metrics = (payload.get("metrics") or {}).get("test") or {}
+    identity = {
+        "model": model_id,
+        "dataset": data_info,
+        "test_accuracy": test_metrics.get("accuracy"),
+    }
+    return model, report.with_info(identity, package_versions())
+
+
+def export_checkpoint(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    targets: Sequence[CostModel],
+    fmt: str | None = None,
+    **measure_kwargs: Any,
+) -> EnergyReport:
+    """Measure checkpoint ``path`` and write ``out`` as json / csv / hdf5 / nir."""
+    f = format_for(out, fmt)  # fail on a bad format before the (slow) measurement
+    model, report = measure_checkpoint(path, targets, **measure_kwargs)
+    if f == "nir":
+        export_nir(model, out, report)
+    else:
+        write_report(report, out, f)
+    return report
