@@ -14,6 +14,8 @@ from collections.abc import Sequence
 #: command name -> module (imported lazily so ``spikeenergy --help`` stays fast)
 COMMANDS = {
     "train": "spikeenergy.cli.train",
+    "bench": "spikeenergy.cli.bench",
+    "report": "spikeenergy.cli.report",
     "datasets": "spikeenergy.cli.datasets",
     "export": "spikeenergy.cli.export",
 }

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,21 +82,32 @@ class PreparedData:
     num_classes: int
 
 
-def frame_split(cfg: DataConfig, split: str, seed: int) -> Any:
-    """One split of the dataset as cached frames, with the per-class cap drawn with ``seed``."""
+def open_frames(cfg: DataConfig, split: str) -> FrameDataset:
+    """One whole split of the dataset as (cached) frames."""
     events = load_dataset(cfg.name, split, root=cfg.root, **cfg.options)
     ident = hashlib.sha1(
         json.dumps([cfg.name, cfg.root, cfg.options], sort_keys=True, default=str).encode()
     ).hexdigest()[:10]
-    frames = FrameDataset(events, cfg.frames, cache_key=f"{cfg.name}-{split}-{ident}")
+    return FrameDataset(events, cfg.frames, cache_key=f"{cfg.name}-{split}-{ident}")
+
+
+FrameOpener = Callable[[DataConfig, str], FrameDataset]
+
+
+def frame_split(cfg: DataConfig, split: str, seed: int, opener: FrameOpener = open_frames) -> Any:
+    """One split as frames, with the per-class cap drawn with ``seed``.
+
+    ``opener(cfg, split)`` supplies the whole split (the benchmark runner passes a memoised
+    opener so that all runs of a worker share one set of binned frames).
+    """
     cap = cfg.train_per_class if split == "train" else cfg.test_per_class
-    return limit_per_class(frames, cap, seed)
+    return limit_per_class(opener(cfg, split), cap, seed)
 
 
-def prepare_data(cfg: DataConfig, seed: int) -> PreparedData:
+def prepare_data(cfg: DataConfig, seed: int, opener: FrameOpener = open_frames) -> PreparedData:
     """Open the dataset's train/test splits as cached frame datasets; carve validation off train."""
-    train_all = frame_split(cfg, "train", seed)
-    test = frame_split(cfg, "test", seed)
+    train_all = frame_split(cfg, "train", seed, opener)
+    test = frame_split(cfg, "test", seed, opener)
     if cfg.val_fraction > 0:
         train, val = stratified_split(train_all, cfg.val_fraction, seed)
     else:

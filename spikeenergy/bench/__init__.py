@@ -1,0 +1,139 @@
+"""Benchmark suites: grids of runs, executors (local, Ray), a results store, statistics, plots.
+
+``load_suite("quick")`` -> :class:`Suite`; ``run_sweep(suite, ResultsStore(dir))`` runs the grid
+(resuming); ``write_report(dir)`` writes report.md with tables and PNG/SVG plots.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spikeenergy.bench.executors import (
+        LocalExecutor,
+        RayExecutor,
+        SerialExecutor,
+        make_executor,
+        threads_per_worker,
+    )
+    from spikeenergy.bench.report import markdown_table, summary_text, write_report
+    from spikeenergy.bench.runner import (
+        RunOutcome,
+        RunTask,
+        SweepResult,
+        available_datasets,
+        execute,
+        prepare_shared,
+        run_sweep,
+        train_run,
+    )
+    from spikeenergy.bench.stats import (
+        anova,
+        energy_at_no_loss,
+        mean_ci,
+        pareto_front,
+        pareto_mask,
+        summarize,
+        with_relative_energy,
+    )
+    from spikeenergy.bench.store import ResultsStore, RunRecord, flat_row
+    from spikeenergy.bench.suite import (
+        DEFAULT_LAMBDAS,
+        RunSpec,
+        Suite,
+        SuiteDataset,
+        SuiteError,
+        SuiteModel,
+        expand_grid,
+        load_suite,
+        suite_from_dict,
+        with_overrides,
+    )
+
+#: public name -> defining module; imported on first use so that worker processes
+#: (which need only the runner) do not pay for matplotlib, scipy and statsmodels
+_LAZY = {
+    "DEFAULT_LAMBDAS": "spikeenergy.bench.suite",
+    "LocalExecutor": "spikeenergy.bench.executors",
+    "RayExecutor": "spikeenergy.bench.executors",
+    "ResultsStore": "spikeenergy.bench.store",
+    "RunOutcome": "spikeenergy.bench.runner",
+    "RunRecord": "spikeenergy.bench.store",
+    "RunSpec": "spikeenergy.bench.suite",
+    "RunTask": "spikeenergy.bench.runner",
+    "SerialExecutor": "spikeenergy.bench.executors",
+    "Suite": "spikeenergy.bench.suite",
+    "SuiteDataset": "spikeenergy.bench.suite",
+    "SuiteError": "spikeenergy.bench.suite",
+    "SuiteModel": "spikeenergy.bench.suite",
+    "SweepResult": "spikeenergy.bench.runner",
+    "anova": "spikeenergy.bench.stats",
+    "available_datasets": "spikeenergy.bench.runner",
+    "energy_at_no_loss": "spikeenergy.bench.stats",
+    "execute": "spikeenergy.bench.runner",
+    "expand_grid": "spikeenergy.bench.suite",
+    "flat_row": "spikeenergy.bench.store",
+    "load_suite": "spikeenergy.bench.suite",
+    "make_executor": "spikeenergy.bench.executors",
+    "markdown_table": "spikeenergy.bench.report",
+    "mean_ci": "spikeenergy.bench.stats",
+    "pareto_front": "spikeenergy.bench.stats",
+    "pareto_mask": "spikeenergy.bench.stats",
+    "prepare_shared": "spikeenergy.bench.runner",
+    "run_sweep": "spikeenergy.bench.runner",
+    "suite_from_dict": "spikeenergy.bench.suite",
+    "summarize": "spikeenergy.bench.stats",
+    "summary_text": "spikeenergy.bench.report",
+    "threads_per_worker": "spikeenergy.bench.executors",
+    "train_run": "spikeenergy.bench.runner",
+    "with_overrides": "spikeenergy.bench.suite",
+    "with_relative_energy": "spikeenergy.bench.stats",
+    "write_report": "spikeenergy.bench.report",
+}
+
+__all__ = [
+    "DEFAULT_LAMBDAS",
+    "LocalExecutor",
+    "RayExecutor",
+    "ResultsStore",
+    "RunOutcome",
+    "RunRecord",
+    "RunSpec",
+    "RunTask",
+    "SerialExecutor",
+    "Suite",
+    "SuiteDataset",
+    "SuiteError",
+    "SuiteModel",
+    "SweepResult",
+    "anova",
+    "available_datasets",
+    "energy_at_no_loss",
+    "execute",
+    "expand_grid",
+    "flat_row",
+    "load_suite",
+    "make_executor",
+    "markdown_table",
+    "mean_ci",
+    "pareto_front",
+    "pareto_mask",
+    "prepare_shared",
+    "run_sweep",
+    "suite_from_dict",
+    "summarize",
+    "summary_text",
+    "threads_per_worker",
+    "train_run",
+    "with_overrides",
+    "with_relative_energy",
+    "write_report",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names lazily (PEP 562)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,406 @@
+"""Benchmark suites: TOML files validated into frozen dataclasses, and the grid they expand to.
+
+A suite is ``datasets x models x lambdas x seeds`` under one training budget and energy term.
+Every key is checked on load; an error names the file, the section and the fix. The format is
+documented in docs/benchmarks.md; ``benchmarks/suites/*.toml`` are examples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from spikeenergy.data import DATASETS, FrameConfig
+from spikeenergy.energy import ENERGY_TERMS
+from spikeenergy.models import ModelSpec
+from spikeenergy.train import DataConfig, ExperimentConfig, TrainConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+#: lambda = 0 (the baseline) plus five decades, 1e-5 ... 1e-1
+DEFAULT_LAMBDAS: tuple[float, ...] = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+DEFAULT_SEEDS = 10
+
+SUITE_KEYS = {
+    "name",
+    "description",
+    "seeds",
+    "lambdas",
+    "energy",
+    "energy_options",
+    "target_accuracy",
+    "skip_missing",
+}
+DATASET_KEYS = {
+    "name",
+    "label",
+    "root",
+    "options",
+    "frames",
+    "val_fraction",
+    "train_per_class",
+    "test_per_class",
+    "models",
+}
+TOP_KEYS = {"suite", "train", "frames", "datasets", "models"}
+# set by the grid (seed, lam), the [suite] table (energy...) or the command line (device)
+TRAIN_RESERVED = {"seed", "lam", "energy", "energy_options", "target_accuracy", "device"}
+
+
+class SuiteError(ValueError):
+    """A suite file is invalid; the message names the file, the place and the fix."""
+
+
+@dataclass(frozen=True)
+class SuiteDataset:
+    """One dataset of a suite: its label in tables, the data configuration and (optionally)
+    the model labels that apply to it (e.g. no 2-D CNN on 1-D EMG channels)."""
+
+    label: str
+    data: DataConfig
+    models: tuple[str, ...] | None = None  # None: every model of the suite
+
+
+@dataclass(frozen=True)
+class SuiteModel:
+    """One model of a suite: its label in tables and the architecture."""
+
+    label: str
+    spec: ModelSpec
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A factorial benchmark: datasets x models x lambdas x seeds under one training budget.
+
+    ``train`` is the shared budget (its ``seed`` and ``lam`` are set per run by the grid);
+    ``skip_missing`` skips datasets whose files are absent instead of failing.
+    """
+
+    name: str
+    datasets: tuple[SuiteDataset, ...]
+    models: tuple[SuiteModel, ...]
+    lambdas: tuple[float, ...] = DEFAULT_LAMBDAS
+    seeds: tuple[int, ...] = tuple(range(DEFAULT_SEEDS))
+    train: TrainConfig = TrainConfig()
+    skip_missing: bool = False
+    description: str = ""
+    source: str | None = None  # the file it was loaded from
+
+    def __post_init__(self) -> None:
+        where = self.source or f"suite {self.name!r}"
+        if not self.datasets or not self.models:
+            raise SuiteError(f"{where}: needs at least one dataset and one model")
+        if not self.lambdas or not self.seeds:
+            raise SuiteError(f"{where}: needs at least one lambda and one seed")
+        for kind, labels in (
+            ("dataset", [d.label for d in self.datasets]),
+            ("model", [m.label for m in self.models]),
+        ):
+            dup = sorted({x for x in labels if labels.count(x) > 1})
+            if dup:
+                raise SuiteError(
+                    f"{where}: duplicate {kind} labels {dup}; give each entry a distinct 'label'"
+                )
+        known = [m.label for m in self.models]
+        for d in self.datasets:
+            bad = sorted(set(d.models or ()) - set(known))
+            if bad:
+                raise SuiteError(
+                    f"{where}: dataset {d.label!r} lists unknown models {bad}; "
+                    f"known model labels: {known}"
+                )
+
+    @property
+    def n_runs(self) -> int:
+        """Number of configurations in the full grid."""
+        pairs = sum(
+            len(d.models) if d.models is not None else len(self.models) for d in self.datasets
+        )
+        return pairs * len(self.lambdas) * len(self.seeds)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (stored next to the results)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+            "lambdas": list(self.lambdas),
+            "seeds": list(self.seeds),
+            "skip_missing": self.skip_missing,
+            "train": self.train.to_dict(),
+            "datasets": [
+                {"label": d.label, "models": d.models, **d.data.to_dict()} for d in self.datasets
+            ],
+            "models": [{"label": m.label, **m.spec.to_dict()} for m in self.models],
+        }
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of the grid: a complete experiment plus its labels and stable id."""
+
+    run_id: str
+    dataset: str
+    model: str
+    lam: float
+    seed: int
+    config: ExperimentConfig
+
+
+def run_id(config: ExperimentConfig, dataset: str, model: str) -> str:
+    """Stable id of a configuration: a hash of what determines its numbers.
+
+    Where the data lives, the device and the frame cache do not change a run's identity, so
+    moving the data or resuming on another machine skips completed runs.
+    """
+    d = config.to_dict()
+    d["data"].pop("root", None)
+    d["data"]["frames"].pop("cache", None)
+    d["data"]["frames"].pop("cache_dir", None)
+    d["train"].pop("device", None)
+    blob = json.dumps(
+        {"dataset": dataset, "model": model, "config": d}, sort_keys=True, default=str
+    )
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def expand_grid(suite: Suite, datasets: tuple[str, ...] | None = None) -> list[RunSpec]:
+    """All runs of ``suite`` (optionally only the dataset labels in ``datasets``), in order
+    dataset, model, lambda, seed."""
+    specs = []
+    for ds in suite.datasets:
+        if datasets is not None and ds.label not in datasets:
+            continue
+        for m in suite.models:
+            if ds.models is not None and m.label not in ds.models:
+                continue
+            for lam in suite.lambdas:
+                for seed in suite.seeds:
+                    cfg = ExperimentConfig(
+                        data=ds.data, model=m.spec, train=replace(suite.train, lam=lam, seed=seed)
+                    )
+                    specs.append(
+                        RunSpec(run_id(cfg, ds.label, m.label), ds.label, m.label, lam, seed, cfg)
+                    )
+    return specs
+
+
+def with_overrides(
+    suite: Suite, data_root: str | None = None, device: str | None = None, seeds: int | None = None
+) -> Suite:
+    """A copy with a data root (for datasets without one), a device, or ``range(seeds)``."""
+    out = suite
+    if data_root is not None:
+        out = replace(
+            out,
+            datasets=tuple(
+                replace(d, data=replace(d.data, root=d.data.root or data_root))
+                for d in out.datasets
+            ),
+        )
+    if device is not None:
+        out = replace(out, train=replace(out.train, device=device))
+    if seeds is not None:
+        if seeds < 1:
+            raise SuiteError(f"seeds={seeds} must be >= 1")
+        out = replace(out, seeds=tuple(range(seeds)))
+    return out
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _check_keys(table: Any, known: set[str], where: str, src: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise SuiteError(f"{src}: {where} must be a table, got {type(table).__name__}")
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise SuiteError(f"{src}: unknown key(s) {unknown} in {where}; known: {sorted(known)}")
+    return table
+
+
+def _lambdas(value: Any, src: str) -> tuple[float, ...]:
+    if not isinstance(value, list) or not value:
+        raise SuiteError(f"{src}: [suite] lambdas must be a non-empty list of numbers >= 0")
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise SuiteError(f"{src}: [suite] lambdas: {v!r} is not a finite number >= 0")
+        out.append(float(v))
+    if len(set(out)) != len(out):
+        raise SuiteError(f"{src}: [suite] lambdas has duplicates: {out}")
+    return tuple(sorted(out))
+
+
+def _seeds(value: Any, src: str) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise SuiteError(f"{src}: [suite] seeds={value}; give a count >= 1 or a list of ints")
+        return tuple(range(value))
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+    ):
+        if len(set(value)) != len(value):
+            raise SuiteError(f"{src}: [suite] seeds has duplicates: {value}")
+        return tuple(value)
+    raise SuiteError(f"{src}: [suite] seeds={value!r}; give a count >= 1 or a list of ints >= 0")
+
+
+def _frames(base: dict[str, Any], override: Any, where: str, src: str) -> FrameConfig:
+    known = {f.name for f in fields(FrameConfig)}
+    _check_keys(base, known, "[frames]", src)
+    _check_keys(override if override is not None else {}, known, f"{where}.frames", src)
+    try:
+        return FrameConfig(**{**base, **(override or {})})
+    except (TypeError, ValueError) as exc:
+        raise SuiteError(f"{src}: {where}.frames: {exc}") from None
+
+
+def _dataset(i: int, d: Any, frames: dict[str, Any], src: str) -> SuiteDataset:
+    where = f"[[datasets]] #{i + 1}"
+    d = _check_keys(d, DATASET_KEYS, where, src)
+    name = d.get("name")
+    if not isinstance(name, str):
+        raise SuiteError(f"{src}: {where} needs name = one of {DATASETS.names()}")
+    if name not in DATASETS:
+        raise SuiteError(f"{src}: {where}: unknown dataset {name!r}; known: {DATASETS.names()}")
+    where = f"{where} ({name})"
+    options = d.get("options", {})
+    if not isinstance(options, dict):
+        raise SuiteError(f"{src}: {where}: options must be a table, e.g. {{limit = 300}}")
+    try:
+        data = DataConfig(
+            name=name,
+            root=d.get("root"),
+            options=dict(options),
+            frames=_frames(frames, d.get("frames"), where, src),
+            val_fraction=float(d.get("val_fraction", 0.1)),
+            train_per_class=d.get("train_per_class"),
+            test_per_class=d.get("test_per_class"),
+        )
+    except (TypeError, ValueError) as exc:
+        raise SuiteError(f"{src}: {where}: {exc}") from None
+    if not 0 <= data.val_fraction < 1:
+        raise SuiteError(f"{src}: {where}: val_fraction={data.val_fraction} must be in [0, 1)")
+    for key in ("train_per_class", "test_per_class"):
+        v = getattr(data, key)
+        if v is not None and (not isinstance(v, int) or v < 1):
+            raise SuiteError(f"{src}: {where}: {key}={v!r} must be an integer >= 1")
+    models = d.get("models")
+    if models is not None and (
+        not isinstance(models, list) or not all(isinstance(m, str) for m in models) or not models
+    ):
+        raise SuiteError(f"{src}: {where}: models must be a non-empty list of model labels")
+    return SuiteDataset(
+        str(d.get("label", name)), data, tuple(models) if models is not None else None
+    )
+
+
+def _model(i: int, m: Any, src: str) -> SuiteModel:
+    where = f"[[models]] #{i + 1}"
+    known = {f.name for f in fields(ModelSpec)} | {"label"}
+    m = dict(_check_keys(m, known, where, src))
+    label = m.pop("label", None)
+    try:
+        spec = ModelSpec.from_dict(m)
+    except (TypeError, ValueError) as exc:
+        raise SuiteError(f"{src}: {where}: {exc}") from None
+    if label is None:
+        label = f"{spec.family}/{spec.backend}" if spec.is_spiking else spec.family
+    return SuiteModel(str(label), spec)
+
+
+def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
+    """Validate a parsed suite document (see docs/benchmarks.md) into a :class:`Suite`."""
+    src = source
+    _check_keys(raw, TOP_KEYS, "the top level", src)
+    head = _check_keys(raw.get("suite", {}), SUITE_KEYS, "[suite]", src)
+    name = head.get("name", Path(source).stem)
+    energy = head.get("energy", "activity")
+    if energy not in ENERGY_TERMS:
+        raise SuiteError(f"{src}: [suite] energy={energy!r}; known: {ENERGY_TERMS.names()}")
+    energy_options = head.get("energy_options", {})
+    train_raw = _check_keys(
+        raw.get("train", {}), {f.name for f in fields(TrainConfig)}, "[train]", src
+    )
+    reserved = sorted(set(train_raw) & TRAIN_RESERVED)
+    if reserved:
+        raise SuiteError(
+            f"{src}: [train] must not set {reserved}: seeds and lambdas come from "
+            f"[suite] seeds/lambdas, energy from [suite] energy, device from the "
+            f"command line"
+        )
+    try:
+        train = TrainConfig(
+            **train_raw,
+            energy=energy,
+            energy_options=dict(energy_options),
+            target_accuracy=head.get("target_accuracy"),
+        )
+        ENERGY_TERMS.get(energy)(**energy_options)
+    except (TypeError, ValueError) as exc:
+        raise SuiteError(f"{src}: [train]/[suite]: {exc}") from None
+    frames = raw.get("frames", {})
+    datasets = raw.get("datasets")
+    models = raw.get("models")
+    if not isinstance(datasets, list) or not datasets:
+        raise SuiteError(f'{src}: needs at least one [[datasets]] entry (name = "digits-dvs")')
+    if not isinstance(models, list) or not models:
+        raise SuiteError(f'{src}: needs at least one [[models]] entry (family = "snn-mlp")')
+    skip = head.get("skip_missing", False)
+    if not isinstance(skip, bool):
+        raise SuiteError(f"{src}: [suite] skip_missing must be true or false")
+    return Suite(
+        name=str(name),
+        description=str(head.get("description", "")),
+        datasets=tuple(_dataset(i, d, frames, src) for i, d in enumerate(datasets)),
+        models=tuple(_model(i, m, src) for i, m in enumerate(models)),
+        lambdas=_lambdas(head.get("lambdas", list(DEFAULT_LAMBDAS)), src),
+        seeds=_seeds(head.get("seeds", DEFAULT_SEEDS), src),
+        train=train,
+        skip_missing=skip,
+        source=source,
+    )
+
+
+def suites_dirs() -> list[Path]:
+    """Folders searched for suites given by name: ./benchmarks/suites, then the source tree's."""
+    here = Path(__file__).resolve().parents[2] / "benchmarks" / "suites"
+    return [Path.cwd() / "benchmarks" / "suites", here]
+
+
+def find_suite(name_or_path: str | Path) -> Path:
+    """A suite file: an existing path, or ``NAME`` -> ``benchmarks/suites/NAME.toml``."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    if p.suffix == "" and len(p.parts) == 1:
+        for folder in suites_dirs():
+            cand = folder / f"{p}.toml"
+            if cand.is_file():
+                return cand
+    searched = ", ".join(str(d) for d in suites_dirs())
+    raise FileNotFoundError(
+        f"suite {str(name_or_path)!r} not found: not a file, and no {p.name}.toml in {searched}"
+    )
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """Read and validate a suite TOML file (a path, or a name under benchmarks/suites)."""
+    path = find_suite(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"{path}: not valid TOML: {exc}") from None
+    return suite_from_dict(raw, str(path))

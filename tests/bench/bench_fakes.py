@@ -1,0 +1,77 @@
+"""Cheap stand-ins for training runs (importable by spawned worker processes)."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+from spikeenergy.bench import RunSpec, Suite, SuiteDataset, SuiteModel
+from spikeenergy.models import ModelSpec
+from spikeenergy.train import DataConfig, TrainConfig
+
+
+def fake_metrics(spec: RunSpec) -> dict[str, Any]:
+    """A metrics dict (schema metrics/1 subset) whose numbers depend only on the run's labels."""
+    h = zlib.crc32(f"{spec.dataset}|{spec.model}|{spec.lam}|{spec.seed}".encode()) % 1000
+    acc = 0.5 + h / 4000.0  # in [0.5, 0.75)
+    energy = 1.0 / (1.0 + 10.0 * spec.lam)
+    return {
+        "schema": "spikeenergy.metrics/1",
+        "config": spec.config.to_dict(),
+        "seed": spec.seed,
+        "model": {"family": spec.config.model.family, "parameters": 100},
+        "dataset": {"name": spec.dataset, "n_train": 10, "n_test": 5},
+        "test": {
+            "accuracy": acc, "loss": 1.0 - acc, "energy": {"activity": energy},
+            "synops_per_sample": 10.0 * energy, "nonzero_ops_per_sample": 5.0 * energy,
+            "dense_ops_per_sample": 20.0,
+            "layers": {"lif1": {"kind": "spiking", "activity_rate": energy / 2},
+                       "fc1": {"kind": "connection", "synops_per_sample": 10.0 * energy}},
+        },
+        "best_val_accuracy": acc,
+        "efficiency": {"wall_time_s": 0.01, "epochs": 2, "steps": 4, "time_to_target_s": None,
+                       "steps_to_target": None, "epochs_to_target": None},
+        "curves": {"epoch": [0, 1], "train_loss": [1.0, 0.5], "val_accuracy": [acc - 0.1, acc]},
+    }
+
+
+def fake_run(spec: RunSpec) -> dict[str, Any]:
+    """Instant fake run."""
+    return fake_metrics(spec)
+
+
+def slow_fake_run(spec: RunSpec) -> dict[str, Any]:
+    """Fake run that takes a little while (so a sweep can be killed mid-way)."""
+    time.sleep(0.3)
+    return fake_metrics(spec)
+
+
+def tiny_suite(n_models: int = 2, lambdas: tuple[float, ...] = (0.0, 0.1),
+               seeds: tuple[int, ...] = (0, 1), datasets: tuple[str, ...] = ("a",)) -> Suite:
+    """A small grid over digits-dvs labels (the fake run never touches the data)."""
+    families = ["snn-mlp", "mlp", "gru", "cnn"]
+    return Suite(
+        name="tiny",
+        datasets=tuple(SuiteDataset(d, DataConfig(options={"limit": 20})) for d in datasets),
+        models=tuple(SuiteModel(f, ModelSpec(family=f, hidden=(8,)))
+                     for f in families[:n_models]),
+        lambdas=lambdas, seeds=seeds, train=TrainConfig(epochs=1),
+    )
+
+
+KILL_SCRIPT = """
+import sys
+sys.path.insert(0, {here!r})
+from bench_fakes import slow_fake_run, tiny_suite
+from spikeenergy.bench import ResultsStore, SerialExecutor, run_sweep
+if __name__ == "__main__":
+    run_sweep(tiny_suite(n_models=2, lambdas=(0.0, 0.1, 1.0), seeds=(0, 1)),
+              ResultsStore({out!r}), SerialExecutor(), run_fn=slow_fake_run, progress=False)
+"""
+
+
+def kill_script(out: Path) -> str:
+    """Source of a script that runs a slow fake sweep into ``out`` (to be killed)."""
+    return KILL_SCRIPT.format(here=str(Path(__file__).parent), out=str(out))
