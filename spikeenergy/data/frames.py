@@ -5,6 +5,10 @@ Tonic ``Denoise`` / ``Downsample``, and the cache (Tonic's memory or disk cache)
 the first do not re-bin events. Frames are ``(T, P, H, W)`` for 2-D sensors and ``(T, P, X)``
 for 1-D sensors (channels), event counts as float32 (``binarize`` clips them to {0, 1}).
 An empty event stream gives all-zero frames (``n_time_bins`` steps, or one in window mode).
+``FrameConfig(sparse=True)`` delivers each sample as a coalesced sparse COO tensor, built once
+per sample before caching (the cache holds only the events' indices and counts) and batched by
+:func:`collate_time_major` into one sparse ``(T, B, ...)`` tensor; the fast spiking engine feeds
+it to sparse kernels, every other model densifies it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class FrameConfig:
     binarize: bool = False
     cache: str | None = "memory"  # "memory", "disk" or None
     cache_dir: str | None = None  # for cache="disk"
+    sparse: bool = False  # deliver sparse COO frames (see module docstring)
 
     def __post_init__(self) -> None:
         if (self.n_time_bins is None) == (self.time_window_us is None):
@@ -56,6 +61,8 @@ class FrameConfig:
     def key(self) -> str:
         """A short hash of the binning parameters (names disk-cache folders)."""
         fields = {k: v for k, v in asdict(self).items() if k not in ("cache", "cache_dir")}
+        if not self.sparse:
+            del fields["sparse"]  # dense configs keep the cache keys they had before the option
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -121,6 +128,30 @@ class EventsToFrames:
         return frames.astype(np.float32)
 
 
+def frames_to_coo(frames: np.ndarray) -> dict[str, np.ndarray]:
+    """Dense frames -> {"indices" (ndim, nnz) int64, "values" (nnz,) float32, "shape"}.
+
+    Indices come out in C order (lexicographic), i.e. already coalesced.
+    """
+    nz = np.nonzero(frames)
+    return {
+        "indices": np.stack(nz).astype(np.int64).reshape(frames.ndim, -1),
+        "values": frames[nz].astype(np.float32),
+        "shape": np.asarray(frames.shape, dtype=np.int64),
+    }
+
+
+def coo_to_tensor(coo: dict[str, np.ndarray]) -> torch.Tensor:
+    """The sparse COO tensor of :func:`frames_to_coo`'s arrays (no copy of the arrays)."""
+    return torch.sparse_coo_tensor(
+        torch.from_numpy(np.ascontiguousarray(coo["indices"], dtype=np.int64)),
+        torch.from_numpy(np.ascontiguousarray(coo["values"], dtype=np.float32)),
+        tuple(int(s) for s in coo["shape"]),
+        is_coalesced=True,
+        check_invariants=False,  # built by frames_to_coo: valid by construction
+    )
+
+
 class _Transformed(Dataset):
     """Apply a transform to every sample of an event dataset (before caching)."""
 
@@ -131,9 +162,12 @@ class _Transformed(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+    def __getitem__(self, index: int) -> tuple[Any, int]:
         events, label = self.dataset[index]
-        return self.transform(events), int(label)
+        frames = self.transform(events)
+        if self.transform.config.sparse:
+            return frames_to_coo(frames), int(label)
+        return frames, int(label)
 
 
 class FrameDataset(Dataset):
@@ -170,18 +204,53 @@ class FrameDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         frames, label = self._inner[index]
+        if self.config.sparse:
+            return coo_to_tensor(frames), int(label)
         return torch.as_tensor(np.asarray(frames, dtype=np.float32)), int(label)
 
 
+def _collate_sparse(batch: list[tuple[torch.Tensor, int]]) -> torch.Tensor:
+    """Sparse (T_b, ...) samples -> one coalesced sparse (T, B, ...) tensor (T = longest)."""
+    frame = tuple(batch[0][0].shape[1:])
+    if any(tuple(x.shape[1:]) != frame for x, _ in batch):
+        raise ValueError(f"samples have different frame shapes; expected {frame} for all")
+    steps = max(x.shape[0] for x, _ in batch)
+    idx, vals = [], []
+    for b, (x, _) in enumerate(batch):
+        x = x.coalesce()
+        i = x.indices()  # (1 + d, nnz): t, frame index; sorted lexicographically
+        idx.append(torch.cat([i[:1], torch.full_like(i[:1], b), i[1:]]))
+        vals.append(x.values())
+    all_idx, all_vals = torch.cat(idx, 1), torch.cat(vals)
+    # samples are concatenated in b order, each sorted by (t, frame): a stable sort on t alone
+    # gives the lexicographic (t, b, frame) order of a coalesced (T, B, ...) tensor
+    order = torch.argsort(all_idx[0], stable=True)
+    return torch.sparse_coo_tensor(
+        all_idx[:, order],
+        all_vals[order],
+        (steps, len(batch), *frame),
+        is_coalesced=True,
+        check_invariants=False,  # sorted and unique by construction (see above)
+    )
+
+
 def collate_time_major(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad samples to the longest in time and stack them time-major: ``(T, B, ...)``, ``(B,)``."""
+    """Pad samples to the longest in time and stack them time-major: ``(T, B, ...)``, ``(B,)``.
+
+    Sparse samples give one sparse COO batch (padding is implicit: no events).
+    """
     if not batch:
         raise ValueError("cannot collate an empty batch")
+    labels = torch.tensor([int(y) for _, y in batch], dtype=torch.long)
+    n_sparse = sum(x.is_sparse for x, _ in batch)
+    if n_sparse:
+        if n_sparse != len(batch):
+            raise TypeError("cannot collate a mix of sparse and dense samples; use one FrameConfig")
+        return _collate_sparse(batch), labels
     steps = max(x.shape[0] for x, _ in batch)
     out = torch.zeros((steps, len(batch), *batch[0][0].shape[1:]), dtype=batch[0][0].dtype)
     for b, (x, _) in enumerate(batch):
         out[: x.shape[0], b] = x  # (T_b, ...) into (T, B, ...)
-    labels = torch.tensor([int(y) for _, y in batch], dtype=torch.long)
     return out, labels
 
 

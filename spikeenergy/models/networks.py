@@ -9,11 +9,16 @@ finds them through its adapter table. Each forward call starts from rest (explic
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
 
+from spikeenergy.models.fast.engine import SequenceListener, has_foreign_hooks, spiking_forward
+from spikeenergy.models.fast.lif import LIFConfig
+from spikeenergy.models.fast.projection import dense_input
 from spikeenergy.models.neurons import NeuronDriver, build_neuron
 from spikeenergy.models.spec import ModelSpec
 from spikeenergy.registry import Registry
@@ -105,6 +110,11 @@ class SpikingNet(SpikeEnergyModel):
     -> fc_spk_i]* -> readout (-> readout_spk for readout="spike_count").
     Logits: "membrane": mean over t of readout(spikes[t]); "spike_count": sum over t of output
     spikes.
+
+    Engines (``spec.engine``): the fast engine (spikeenergy.models.fast) computes the same model
+    layer by layer over all steps at once; it is used when the spec allows it and no module
+    carries a forward hook other than the ActivityRecorder's (hook-based tools then see the
+    library engine's per-step calls). Inputs may be sparse COO tensors (event frames).
     """
 
     def __init__(self, spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int) -> None:
@@ -128,6 +138,26 @@ class SpikingNet(SpikeEnergyModel):
         self.fc_spk = nn.ModuleList(self._neuron(f"fc_spk.{i}") for i in range(len(self.fc)))
         self.readout = nn.Linear(width, self.num_classes)
         self.readout_spk = self._neuron("readout_spk") if spec.readout == "spike_count" else None
+        self._lif_config = LIFConfig.from_spec(spec.neuron, spec.backend)
+        self._sequence_listeners: OrderedDict[int, SequenceListener] = OrderedDict()
+
+    def add_sequence_listener(self, listener: SequenceListener) -> RemovableHandle:
+        """Receive each layer's time-major activity from the fast engine; ``.remove()`` to stop.
+
+        Called as ``listener(module, fields)`` with ``module`` the layer (nn.Linear / nn.Conv2d /
+        neuron module) and ``fields`` mapping "inputs" or "spikes"/"membrane" to ``(T, B, ...)``
+        tensors (or zero-argument callables making them). Used by the ActivityRecorder.
+        """
+        handle = RemovableHandle(self._sequence_listeners)
+        self._sequence_listeners[handle.id] = listener
+        return handle
+
+    @property
+    def engine(self) -> str:
+        """The engine the next forward call uses: "fast" or "library"."""
+        if self.spec.uses_fast_engine and not has_foreign_hooks(list(self.modules())[1:]):
+            return "fast"
+        return "library"
 
     def _neuron(self, name: str) -> nn.Module:
         neuron, driver = build_neuron(self.spec.neuron, self.spec.backend)
@@ -137,6 +167,11 @@ class SpikingNet(SpikeEnergyModel):
     def forward(self, x: Tensor) -> Tensor:
         """(T, B, *input_shape) frames -> (B, num_classes) logits, starting from rest."""
         self._check_input(x)
+        if self.engine == "fast":
+            return spiking_forward(
+                self, x, self._lif_config, tuple(self._sequence_listeners.values())
+            )
+        x = dense_input(x)
         n_conv, n_fc = len(self.conv), len(self.fc)
         conv_state: list[Any] = [None] * n_conv
         fc_state: list[Any] = [None] * n_fc
@@ -199,6 +234,7 @@ class DenseNet(SpikeEnergyModel):
     def forward(self, x: Tensor) -> Tensor:
         """(T, B, *input_shape) frames -> (B, num_classes) logits."""
         self._check_input(x)
+        x = dense_input(x)
         if self.spec.time_mode == "sum":
             return self._frame(x.sum(0))
         acc: Tensor | None = None
@@ -224,7 +260,7 @@ class GRUNet(SpikeEnergyModel):
     def forward(self, x: Tensor) -> Tensor:
         """(T, B, *input_shape) frames -> (B, num_classes) logits."""
         self._check_input(x)
-        h = x.flatten(2)  # (T, B, F)
+        h = dense_input(x).flatten(2)  # (T, B, F)
         for gru in self.gru:
             h, _ = gru(h)  # (T, B, hidden_i)
         return self.readout(h[-1])  # (B, num_classes)

@@ -28,6 +28,9 @@ DENSE_FAMILIES = ("mlp", "cnn", "gru")
 FAMILIES = SPIKING_FAMILIES + DENSE_FAMILIES
 READOUTS = ("membrane", "spike_count")
 TIME_MODES = ("per_step", "sum")
+#: "fast": time-batched projections + fused LIF (spikeenergy.models.fast), "library": the
+#: backend's neuron modules stepped one time step at a time, "auto": fast whenever it applies.
+ENGINES = ("auto", "fast", "library")
 
 
 def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> None:
@@ -106,6 +109,10 @@ class ModelSpec:
     membrane of a non-leaky integrator divided by T) or "spike_count" (spikes of a spiking output
     layer summed over time). ``time_mode`` (dense "mlp"/"cnn"): "per_step" applies the network to
     every frame and averages logits over time; "sum" applies it once to the time-summed frames.
+    ``engine`` (spiking families): "fast" runs each layer as one time-batched matmul/convolution
+    plus a fused LIF recurrence, numerically the same model as the backend's neurons; "library"
+    steps the backend's neuron modules; "auto" (default) is "fast" unless ``recurrent`` is set.
+    Dense families ignore it.
     """
 
     family: str = "snn-mlp"
@@ -118,9 +125,11 @@ class ModelSpec:
     readout: str = "membrane"
     time_mode: str = "per_step"
     neuron: NeuronSpec = field(default_factory=NeuronSpec)
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         _one_of("model family", self.family, FAMILIES)
+        _one_of("engine", self.engine, ENGINES)
         _one_of("backend", self.backend, BACKENDS)
         _one_of("readout", self.readout, READOUTS)
         _one_of("time_mode", self.time_mode, TIME_MODES)
@@ -139,11 +148,21 @@ class ModelSpec:
             raise ValueError(f"pool={self.pool} must be >= 1 (1 disables pooling)")
         if not isinstance(self.neuron, NeuronSpec):
             raise TypeError("neuron must be a NeuronSpec (use ModelSpec.from_dict for dicts)")
+        if self.engine == "fast" and self.is_spiking and self.recurrent:
+            raise ValueError(
+                "engine='fast' does not support recurrent=True (the recurrent weight couples the "
+                "time steps of a layer); use engine='auto' or 'library'"
+            )
 
     @property
     def is_spiking(self) -> bool:
         """True for the spiking families ("snn-mlp", "snn-cnn")."""
         return self.family in SPIKING_FAMILIES
+
+    @property
+    def uses_fast_engine(self) -> bool:
+        """True when a spiking model of this spec runs on the fast engine."""
+        return self.is_spiking and self.engine != "library" and not self.recurrent
 
     def matched_dense(self, family: str | None = None) -> ModelSpec:
         """Dense baseline with the same widths: snn-mlp -> mlp, snn-cnn -> cnn (or ``family``)."""

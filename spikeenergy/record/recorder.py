@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from spikeenergy.models.fast.engine import SEQUENCE_AWARE
 from spikeenergy.record.activity import ActivityRecord, LayerActivity
 from spikeenergy.record.adapters import ModuleAdapter, adapter_for
 
@@ -26,6 +27,7 @@ class _Slot:
     adapter: ModuleAdapter
     fields: frozenset[str]
     calls: dict[str, list[Tensor]] = field(default_factory=dict)
+    sequence: bool = False  # True when the calls came as time-major sequences (fast engine)
 
 
 class ActivityRecorder:
@@ -36,6 +38,8 @@ class ActivityRecorder:
     ``keep_graph=True`` keeps tensors attached to the autograd graph (training with an energy
     term); ``False`` detaches them (measurement). Call :meth:`clear` between forward passes and
     :meth:`record` after one to get an :class:`ActivityRecord` of time-major (T, B, ...) tensors.
+    Models with a fast engine (``add_sequence_listener``, e.g. SpikingNet) hand over whole
+    time-major sequences instead of per-step hook calls; the record is the same either way.
 
     Example::
 
@@ -61,6 +65,7 @@ class ActivityRecorder:
         self.needs = needs
         self.keep_graph = keep_graph
         self._slots: list[_Slot] = []
+        self._by_module: dict[int, _Slot] = {}
         self._handles: list[RemovableHandle] = []
 
     # ------------------------------------------------------------------ context management
@@ -78,7 +83,12 @@ class ActivityRecorder:
                     continue
                 slot = _Slot(name or type(module).__name__, module, adapter, fields)
                 self._slots.append(slot)
+                self._by_module[id(module)] = slot
                 self._handles.append(module.register_forward_hook(self._hook(slot)))
+            for module in self.model.modules():
+                add = getattr(module, "add_sequence_listener", None)
+                if callable(add):
+                    self._handles.append(add(self._on_sequence))
         except BaseException:
             self._remove()
             raise
@@ -97,6 +107,7 @@ class ActivityRecorder:
         handles, self._handles = self._handles, []
         for h in handles:
             h.remove()
+        self._by_module = {}
 
     @property
     def active(self) -> bool:
@@ -107,18 +118,45 @@ class ActivityRecorder:
     def _hook(self, slot: _Slot) -> Any:
         def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
             captured = slot.adapter.capture(module, args, output)
+            if slot.sequence and slot.calls:
+                raise RuntimeError(
+                    f"layer {slot.name!r} ran per step and as a sequence in one pass"
+                )
             for f in slot.fields:
                 t = captured[f]
                 if not self.keep_graph:
                     t = t.detach()
                 slot.calls.setdefault(f, []).append(t)
 
+        setattr(hook, SEQUENCE_AWARE, True)  # the fast engine may bypass this hook (see below)
         return hook
+
+    def _on_sequence(
+        self, module: nn.Module, fields: Mapping[str, Tensor | Callable[[], Tensor]]
+    ) -> None:
+        """Sequence listener: one layer's time-major activity from a fast engine."""
+        slot = self._by_module.get(id(module))
+        if slot is None:
+            return
+        if slot.calls and not slot.sequence:
+            raise RuntimeError(f"layer {slot.name!r} ran per step and as a sequence in one pass")
+        slot.sequence = True
+        for f in slot.fields:
+            if f not in fields:
+                continue
+            value = fields[f]
+            t = value if isinstance(value, Tensor) else value()  # lazily built fields
+            if t.is_sparse:
+                t = t.to_dense()
+            if not self.keep_graph:
+                t = t.detach()
+            slot.calls.setdefault(f, []).append(t)
 
     def clear(self) -> None:
         """Drop everything recorded so far (call before each forward pass)."""
         for slot in self._slots:
             slot.calls.clear()
+            slot.sequence = False
 
     def record(self) -> ActivityRecord:
         """The activity recorded since the last :meth:`clear`, stacked time-major (T, B, ...)."""
@@ -128,17 +166,18 @@ class ActivityRecorder:
                 continue  # module exists but did not run in this forward pass
             data: dict[str, Tensor] = {}
             for f, ts in slot.calls.items():
-                if slot.adapter.sequence:
-                    data[f] = ts[0] if len(ts) == 1 else torch.cat(ts, 0)
-                    continue
-                shapes = {tuple(t.shape) for t in ts}
+                seq = slot.adapter.sequence or slot.sequence
+                shapes = {tuple(t.shape[1:] if seq else t.shape) for t in ts}
                 if len(shapes) != 1:
                     raise ValueError(
                         f"layer {slot.name!r} recorded {f} of different shapes {sorted(shapes)}; "
                         "call recorder.clear() between forward passes and do not reuse one "
                         "module instance for several layers"
                     )
-                data[f] = torch.stack(ts, 0)  # (T, B, ...)
+                if seq:  # each call already time-major: concatenate along time
+                    data[f] = ts[0] if len(ts) == 1 else torch.cat(ts, 0)
+                else:
+                    data[f] = torch.stack(ts, 0)  # (T, B, ...)
             counter = None
             if "inputs" in data and slot.adapter.counter is not None:
                 counter = slot.adapter.counter(slot.module)
