@@ -18,6 +18,7 @@ COMMANDS = {
     "report": "spikeenergy.cli.report",
     "datasets": "spikeenergy.cli.datasets",
     "export": "spikeenergy.cli.export",
+    "search": "spikeenergy.cli.search",
 }
 
 

@@ -109,6 +109,20 @@ class CostModel:
             raise ValueError(f"unknown cost model keys {sorted(unknown)}; known: {sorted(known)}")
         return cls(**dict(d))
 
+    def energy_pj(self, acs: float = 0.0, macs: float = 0.0, neuron_updates: float = 0.0) -> float:
+        """pJ of operation counts the caller already chose (executed ACs, MACs, neuron updates).
+
+        For callers that count only the operations that run (the architecture search, the
+        one-pass benchmark); :meth:`energy` picks effective or dense counts by ``charges``.
+        """
+        pj_mac = self.pj_per_ac if self.pj_per_mac is None else self.pj_per_mac
+        return (
+            acs * self.pj_per_ac
+            + macs * pj_mac
+            + neuron_updates * self.pj_per_neuron_update
+            + (acs + macs) * (self.pj_per_memory_access or 0.0)
+        )
+
     def energy(self, counts: Mapping[str, float]) -> dict[str, float]:
         """Joules for one row of per-sample counts, with the op counts that were charged.
 

@@ -1,0 +1,453 @@
+"""Multi-objective architecture search with Optuna: NSGA-II, RDB storage, resumable, pruned.
+
+Objectives: validation accuracy (maximise) and inference energy per sample in pJ on a cost
+target (minimise). The study lives in an Optuna RDB storage (SQLite by default; any SQLAlchemy
+URL such as ``postgresql://user@host/db`` lets workers on several machines share it). Studies
+are loaded if they exist, so a restarted search continues; trials left RUNNING by a killed
+worker are marked FAILED after the heartbeat grace period and re-queued once.
+
+Pruning: Optuna's pruners (``trial.report`` / ``should_prune``) support single-objective studies
+only, so we prune by Pareto dominance at equal epochs instead (:class:`DominancePruning`): after
+``warmup_epochs``, a trial is pruned when at least ``min_dominating`` finished trials had, at the
+same epoch, a validation accuracy higher by ``margin`` and an energy no higher. A cheap but slow
+starter is therefore never pruned merely for its accuracy.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from spikeenergy.energy.cost_models import cost_model_registry, get_cost_model
+from spikeenergy.search.space import Candidate, SearchSpace, candidate_from_params
+
+log = logging.getLogger(__name__)
+
+DIRECTIONS = ("maximize", "minimize")  # accuracy, energy_pj
+
+
+@dataclass(frozen=True)
+class DominancePruning:
+    """Prune a trial whose (accuracy, energy) at epoch e is dominated by finished trials."""
+
+    enabled: bool = True
+    warmup_epochs: int = 1
+    min_dominating: int = 2
+    margin: float = 0.02
+
+    def dominated_by(
+        self, epoch: int, acc: float, energy: float, finished: Sequence[dict[str, Any]]
+    ) -> int:
+        """How many finished trials' epoch records dominate (acc, energy) at ``epoch``."""
+        n = 0
+        for attrs in finished:
+            rec = attrs.get(f"epoch_{epoch}")
+            if rec is not None and rec[0] >= acc + self.margin and rec[1] <= energy:
+                n += 1
+        return n
+
+    def should_prune(
+        self, epoch: int, acc: float, energy: float, finished: Sequence[dict[str, Any]]
+    ) -> bool:
+        """True when pruning is on, past warm-up, and enough finished trials dominate."""
+        if not self.enabled or epoch < self.warmup_epochs:
+            return False
+        return self.dominated_by(epoch, acc, energy, finished) >= self.min_dominating
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """A search suite: study, data, training budget per trial, space, cost target, pruning."""
+
+    name: str = "search"
+    data: Any = None  # spikeenergy.train.DataConfig
+    train: Any = None  # spikeenergy.train.TrainConfig (budget of every trial)
+    space: SearchSpace = field(default_factory=SearchSpace)
+    n_trials: int = 20
+    timeout_s: float | None = None
+    seed: int = 0
+    target: str = "cmos45"
+    population_size: int = 10
+    pruning: DominancePruning = field(default_factory=DominancePruning)
+
+
+def load_suite(path: str | os.PathLike[str]) -> SearchConfig:
+    """Read a suite TOML file (tables study, data, data.frames, train, space, pruning)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    from spikeenergy.data import FrameConfig
+    from spikeenergy.train import DataConfig, TrainConfig
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"search suite {str(p)!r} not found (a TOML file, see docs/search.md)"
+        )
+    doc = tomllib.loads(p.read_text())
+    unknown = set(doc) - {"study", "data", "train", "space", "pruning"}
+    if unknown:
+        raise ValueError(
+            f"{p}: unknown tables {sorted(unknown)}; use study, data, train, space, pruning"
+        )
+    study = dict(doc.get("study", {}))
+    known = {"name", "n_trials", "timeout_s", "seed", "target", "population_size"}
+    if set(study) - known:
+        raise ValueError(
+            f"{p}: unknown [study] keys {sorted(set(study) - known)}; known {sorted(known)}"
+        )
+    data = dict(doc.get("data", {}))
+    frames = FrameConfig(**data.pop("frames", {}))
+    dknown = {f.name for f in fields(DataConfig)} - {"frames"}
+    if set(data) - dknown:
+        raise ValueError(
+            f"{p}: unknown [data] keys {sorted(set(data) - dknown)}; known {sorted(dknown)}"
+        )
+    get_cost_model(study.get("target", "cmos45"))  # fail early on a typo
+    return SearchConfig(
+        name=study.get("name", p.stem),
+        data=DataConfig(frames=frames, **data),
+        train=TrainConfig.from_dict(dict(doc.get("train", {}))),
+        space=SearchSpace.from_dict(dict(doc.get("space", {}))),
+        pruning=DominancePruning(**doc.get("pruning", {})),
+        **{k: v for k, v in study.items() if k != "name"},
+    )
+
+
+def make_storage(url: str, heartbeat_s: int | None = 60, grace_s: int | None = None) -> Any:
+    """An Optuna RDB storage with heartbeats (stale RUNNING trials fail, then retry once)."""
+    import warnings
+
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # wait on a locked file
+    if heartbeat_s is not None:
+        kwargs.update(
+            heartbeat_interval=heartbeat_s,
+            grace_period=grace_s if grace_s is not None else 2 * heartbeat_s,
+        )
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.8
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if heartbeat_s is not None:
+            kwargs["heartbeat_stale_trial_callback"] = RetryHeartbeatStaleTrialCallback(max_retry=1)
+        # Workers starting together on a new database race to create its schema (tables,
+        # alembic version row); the loser gets a database error and connects again to the
+        # finished schema.
+        from sqlalchemy.exc import SQLAlchemyError
+
+        for attempt in range(6):
+            try:
+                return RDBStorage(url, **kwargs)
+            except SQLAlchemyError:
+                if attempt == 5:
+                    raise
+                time.sleep(0.3 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def open_study(
+    name: str,
+    storage: Any,
+    seed: int = 0,
+    population_size: int = 10,
+    worker: int = 0,
+    directions: Sequence[str] = DIRECTIONS,
+) -> optuna.Study:
+    """Create or load study ``name`` with an NSGA-II sampler.
+
+    The sampler seed mixes ``seed``, ``worker`` and the number of trials already stored, so
+    workers and restarts propose different (but reproducible) first-generation candidates.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    probe = optuna.create_study(
+        storage=storage,
+        study_name=name,
+        directions=list(directions),  # type: ignore[arg-type]
+        load_if_exists=True,
+    )
+    n_existing = len(probe.get_trials(deepcopy=False))
+    sampler = optuna.samplers.NSGAIISampler(
+        population_size=population_size,
+        seed=(seed * 1_000_003 + worker * 10_007 + n_existing) % (2**32),
+    )
+    return optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+
+
+def run_search(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], Sequence[float]],
+    n_trials: int | None = None,
+    timeout_s: float | None = None,
+    progress: bool = False,
+) -> optuna.Study:
+    """Run ``n_trials`` more trials (and/or until ``timeout_s``) of ``objective`` on ``study``."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.optimize(
+        objective,
+        n_trials=n_trials,
+        timeout=timeout_s,
+        catch=(FloatingPointError,),  # a diverged candidate is a FAILED trial, not a crash
+        show_progress_bar=progress,
+        gc_after_trial=True,
+    )
+    return study
+
+
+def pareto_mask(
+    points: Sequence[Sequence[float]], directions: Sequence[str] = DIRECTIONS
+) -> list[bool]:
+    """Non-dominated flags of ``points`` (duplicates all kept) under the given directions."""
+    sign = [1.0 if d == "minimize" else -1.0 for d in directions]
+    pts = [[s * v for s, v in zip(sign, p, strict=True)] for p in points]
+    out = []
+    for i, p in enumerate(pts):
+        dominated = any(
+            all(a <= b for a, b in zip(q, p, strict=True))
+            and any(a < b for a, b in zip(q, p, strict=True))
+            for j, q in enumerate(pts)
+            if j != i
+        )
+        out.append(not dominated)
+    return out
+
+
+# --------------------------------------------------------------------- architecture objective
+
+
+def analytic_dense_macs(
+    candidate: Candidate, frame_shape: Sequence[int], steps: int, n_cls: int
+) -> float:
+    """MACs per sample of a dense MLP: sum of fan_in x fan_out per layer, x T in per-step mode."""
+    widths = [math.prod(frame_shape), *candidate.spec.hidden, n_cls]
+    per_frame = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    return float(per_frame * (1 if candidate.spec.time_mode == "sum" else steps))
+
+
+def candidate_ops(
+    candidate: Candidate,
+    synops: float,
+    frame_shape: Sequence[int],
+    steps: int,
+    n_cls: int,
+    glia_ops: dict[str, float] | None = None,
+) -> dict[str, float]:
+    """Ops per sample: spiking nets ACs = measured synaptic ops; dense nets analytic MACs."""
+    if candidate.spec.is_spiking:
+        ops = {
+            "acs": synops,
+            "macs": 0.0,
+            "neuron_updates": float(steps * sum(candidate.spec.hidden)),
+        }
+    else:
+        macs = analytic_dense_macs(candidate, frame_shape, steps, n_cls)
+        ops = {"acs": 0.0, "macs": macs, "neuron_updates": 0.0}
+    for k, v in (glia_ops or {}).items():
+        ops[k] += v
+    return ops
+
+
+class ArchitectureObjective:
+    """Train a sampled candidate for the suite's budget; return (val accuracy, energy pJ)."""
+
+    def __init__(self, config: SearchConfig, data: Any = None, progress: bool = False) -> None:
+        from spikeenergy.train import prepare_data
+
+        self.config = config
+        self.data = data if data is not None else prepare_data(config.data, config.train.seed)
+        if self.data.val is None:
+            raise ValueError("the search needs a validation split: set data.val_fraction > 0")
+        self.steps = int(config.data.frames.n_time_bins or 1)
+        self.target = get_cost_model(config.target)
+        self.progress = progress
+
+    def build(self, candidate: Candidate) -> Any:
+        """The (optionally glia-wrapped) model of a candidate, seeded by the suite seed."""
+        from spikeenergy.search.glia import GlialGating
+        from spikeenergy.train import build_seeded_model
+
+        model = build_seeded_model(
+            candidate.spec, self.data.frame_shape, self.data.num_classes, self.config.train.seed
+        )
+        return GlialGating(model, candidate.glia_ratio) if candidate.glia_ratio > 0 else model
+
+    def energy_pj(
+        self, candidate: Candidate, model: Any, synops: float
+    ) -> tuple[float, dict[str, float]]:
+        """Energy per sample on the suite's cost target, and the op counts behind it."""
+        glia = model.ops_per_sample(self.steps) if hasattr(model, "ops_per_sample") else None
+        ops = candidate_ops(
+            candidate, synops, self.data.frame_shape, self.steps, self.data.num_classes, glia
+        )
+        return self.target.energy_pj(**ops), ops
+
+    def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
+        from spikeenergy.search.space import suggest_candidate
+        from spikeenergy.train import evaluate, fit
+        from spikeenergy.train.loop import make_energy_term
+
+        candidate = suggest_candidate(trial, self.config.space)
+        train_cfg = replace(self.config.train, lam=candidate.lam)
+        model = self.build(candidate)
+        energy_term = make_energy_term(train_cfg)
+        pruning = self.config.pruning
+
+        def on_epoch(row: dict[str, Any], m: Any) -> None:
+            acc = float(row["val_accuracy"])
+            e_pj, _ = self.energy_pj(candidate, m, float(row["val_synops_per_sample"]))
+            epoch = int(row["epoch"])
+            trial.set_user_attr(f"epoch_{epoch}", [acc, e_pj])
+            finished = [
+                t.user_attrs
+                for t in trial.study.get_trials(
+                    deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+                )
+            ]
+            if pruning.should_prune(epoch, acc, e_pj, finished):
+                raise optuna.TrialPruned(
+                    f"epoch {epoch}: (acc {acc:.3f}, {e_pj:.3g} pJ) dominated by finished trials"
+                )
+
+        res = fit(
+            model, self.data.train, self.data.val, train_cfg, energy_term, self.progress, on_epoch
+        )
+        val = evaluate(model, self.data.val, energy_term, train_cfg)
+        test = evaluate(model, self.data.test, energy_term, train_cfg)
+        e_pj, ops = self.energy_pj(candidate, model, float(val["synops_per_sample"]))
+        n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        trial.set_user_attr("candidate", candidate.to_dict())
+        trial.set_user_attr("test_accuracy", float(test["accuracy"]))
+        trial.set_user_attr("ops", ops)
+        trial.set_user_attr("parameters", int(n_params))
+        trial.set_user_attr("epochs", int(res.efficiency["epochs"]))
+        trial.set_user_attr("wall_time_s", float(res.efficiency["wall_time_s"]))
+        targets = cost_model_registry()
+        for name in targets.names():
+            trial.set_user_attr(f"energy_pj[{name}]", targets.get(name).energy_pj(**ops))
+        return float(val["accuracy"]), float(e_pj)
+
+
+# --------------------------------------------------------------------- outputs
+
+
+def trials_frame(study: optuna.Study) -> Any:
+    """All trials as a DataFrame (params, values, state, user attributes flattened)."""
+    import pandas as pd
+
+    rows = []
+    front = {t.number for t in study.best_trials}
+    for t in study.get_trials(deepcopy=False):
+        row: dict[str, Any] = {
+            "number": t.number,
+            "state": t.state.name,
+            "pareto": t.number in front,
+        }
+        if t.values is not None:
+            row["accuracy"], row["energy_pj"] = t.values[0], t.values[1]
+        row.update({f"param_{k}": v for k, v in t.params.items()})
+        for k, v in t.user_attrs.items():
+            if not k.startswith("epoch_") and not isinstance(v, dict):
+                row[k] = v
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_outputs(
+    study: optuna.Study, out_dir: str | os.PathLike[str], space: SearchSpace | None = None
+) -> dict[str, Path]:
+    """Write trials.csv, front.csv, architectures.json and front.png; returns their paths."""
+    import json
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    df = trials_frame(study)
+    paths = {
+        "trials": out / "trials.csv",
+        "front": out / "front.csv",
+        "architectures": out / "architectures.json",
+        "plot": out / "front.png",
+    }
+    df.to_csv(paths["trials"], index=False)
+    front = df[df["pareto"]].sort_values("energy_pj") if "energy_pj" in df else df.iloc[0:0]
+    front.to_csv(paths["front"], index=False)
+    archs = []
+    for t in sorted(study.best_trials, key=lambda t: t.values[1]):
+        entry: dict[str, Any] = {
+            "trial": t.number,
+            "accuracy": t.values[0],
+            "energy_pj": t.values[1],
+        }
+        if "candidate" in t.user_attrs:
+            entry.update(t.user_attrs["candidate"])
+        elif space is not None:
+            entry.update(candidate_from_params(t.params, space).to_dict())
+        else:
+            entry["params"] = t.params
+        archs.append(entry)
+    paths["architectures"].write_text(json.dumps(archs, indent=2, default=str))
+    plot_front(df, paths["plot"], study.study_name)
+    return paths
+
+
+def plot_front(df: Any, path: Path, title: str) -> None:
+    """Scatter of all complete trials (energy log-x vs accuracy) with the Pareto front."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    done = df[df["state"] == "COMPLETE"] if "state" in df else df
+    if "energy_pj" in done and len(done):
+        fam = done["param_family"] if "param_family" in done else None
+        groups = done.groupby(fam) if fam is not None else [("trials", done)]
+        for name, g in groups:
+            ax.scatter(g["energy_pj"], g["accuracy"], s=18, alpha=0.7, label=str(name))
+        front = done[done["pareto"]].sort_values("energy_pj")
+        ax.step(
+            front["energy_pj"],
+            front["accuracy"],
+            where="post",
+            color="k",
+            lw=1,
+            label="Pareto front",
+        )
+        if (done["energy_pj"] > 0).all():
+            ax.set_xscale("log")
+        ax.legend(fontsize=7)
+    ax.set_xlabel("energy per sample [pJ]")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+__all__ = [
+    "DIRECTIONS",
+    "ArchitectureObjective",
+    "DominancePruning",
+    "SearchConfig",
+    "analytic_dense_macs",
+    "candidate_ops",
+    "load_suite",
+    "make_storage",
+    "open_study",
+    "pareto_mask",
+    "plot_front",
+    "run_search",
+    "trials_frame",
+    "write_outputs",
+]

@@ -1,0 +1,188 @@
+"""Glial gating wrapper, search space, suite files, and the architecture objective end to end."""
+
+import math
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+
+from spikeenergy.models import ModelSpec, build_model
+from spikeenergy.search import (
+    ArchitectureObjective,
+    SearchConfig,
+    SearchSpace,
+    candidate_from_params,
+    load_suite,
+    open_study,
+    run_search,
+    write_outputs,
+)
+from spikeenergy.search.glia import GlialGate, GlialGating
+from spikeenergy.search.study import analytic_dense_macs
+from spikeenergy.train import PreparedData, TrainConfig, evaluate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ModelSpec(family="snn-mlp", hidden=(6, 4), backend="snntorch"),
+        ModelSpec(family="snn-mlp", hidden=(6,), backend="norse"),
+        ModelSpec(family="mlp", hidden=(5,), time_mode="per_step"),
+    ],
+)
+def test_glia_is_identity_at_init_and_learns(spec):
+    torch.manual_seed(0)
+    model = build_model(spec, (3,), 2)
+    x = (torch.rand(5, 4, 3) < 0.6).float() * 2.0  # (T, B, F)
+    bare = model(x).detach()
+    wrapped = GlialGating(model, ratio=0.5)
+    # weight w = 0 -> every gain is 2 * sigmoid(0) = 1 -> same logits as the bare model
+    assert torch.allclose(wrapped(x), bare)
+    with torch.no_grad():
+        for g in wrapped.gates:
+            g.weight.fill_(3.0)
+    assert not torch.allclose(wrapped(x), bare)
+    wrapped(x).sum().backward()
+    assert any(float(g.weight.grad.abs().sum()) > 0 for g in wrapped.gates)
+
+
+def test_glial_gate_hand_computed_update():
+    gate = GlialGate(width=4, ratio=0.5, rho=0.9, target=0.1)
+    assert gate.n_glia == 2 and gate.assign.tolist() == [0, 1, 0, 1]
+    gate.observe(torch.tensor([[1.0, 0.0, 1.0, 1.0]]))
+    # unit 0 sees neurons 0, 2 -> mean 1; unit 1 sees 1, 3 -> mean 0.5
+    # avg = 0.9 * 0.1 + 0.1 * [1, 0.5] = [0.19, 0.14]
+    assert torch.allclose(gate.avg, torch.tensor([[0.19, 0.14]]))
+    with torch.no_grad():
+        gate.weight.fill_(1.0)
+    g = gate.gains(1)
+    expect = [2 / (1 + math.exp(0.09)), 2 / (1 + math.exp(0.04))]  # 2 sigmoid(0.1 - avg)
+    assert torch.allclose(g, torch.tensor([[expect[0], expect[1], expect[0], expect[1]]]))
+    # ops per step: H=4 ACs, H + M = 6 MACs, M = 2 glial updates
+    assert gate.ops_per_step() == {"acs": 4.0, "macs": 6.0, "neuron_updates": 2.0}
+
+
+def test_glia_rejects_bad_ratio_and_models():
+    with pytest.raises(ValueError, match="ratio"):
+        GlialGate(4, 0.0)
+    with pytest.raises(TypeError, match="fully connected"):
+        GlialGating(torch.nn.Linear(2, 2), 0.5)
+
+
+def test_candidate_from_params():
+    params = {
+        "family": "snn-mlp:norse",
+        "depth": 1,
+        "width_0": 32,
+        "width_1": 64,
+        "tau_mem": 10.0,
+        "threshold": 1.5,
+        "lam": 0.1,
+        "glia_ratio": 0.25,
+    }
+    c = candidate_from_params(params, SearchSpace())
+    assert c.spec.family == "snn-mlp" and c.spec.backend == "norse"
+    assert c.spec.hidden == (32,)  # depth 1 uses only width_0
+    assert c.spec.neuron.beta == pytest.approx(math.exp(-0.1))  # exp(-1 / tau)
+    assert c.spec.neuron.threshold == 1.5 and c.lam == 0.1 and c.glia_ratio == 0.25
+
+
+def test_shipped_suites_parse_and_typos_fail(tmp_path):
+    for path in sorted((REPO / "benchmarks" / "search").glob("*.toml")):
+        cfg = load_suite(path)
+        assert cfg.n_trials >= 1 and cfg.data.val_fraction > 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[space]\nwidth = [1]\n")
+    with pytest.raises(ValueError, match="unknown \\[space\\] keys"):
+        load_suite(bad)
+
+
+class Toy(torch.utils.data.Dataset):
+    """Two classes of (T=4, 6) frames: class 1 fires on the first 3 inputs, class 0 on the rest."""
+
+    def __init__(self, n, seed):
+        g = torch.Generator().manual_seed(seed)
+        self.targets = [i % 2 for i in range(n)]
+        self.x = (torch.rand(n, 4, 6, generator=g) < 0.1).float()
+        for i, y in enumerate(self.targets):
+            cols = slice(0, 3) if y else slice(3, 6)
+            self.x[i, :, cols] += (torch.rand(4, 3, generator=g) < 0.7).float()
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        return self.x[i], self.targets[i]
+
+
+def test_analytic_dense_macs_matches_measured_dense_ops():
+    spec = ModelSpec(family="mlp", hidden=(7, 5), time_mode="per_step")
+    cand = candidate_from_params(
+        {
+            "family": "mlp",
+            "depth": 2,
+            "width_0": 7,
+            "width_1": 5,
+            "tau_mem": 5.0,
+            "threshold": 1.0,
+            "lam": 0.0,
+            "glia_ratio": 0.0,
+        },
+        SearchSpace(dense_time_mode="per_step"),
+    )
+    assert cand.spec.hidden == spec.hidden
+    # (6*7 + 7*5 + 5*2) = 87 MACs per frame, x 4 frames = 348
+    assert analytic_dense_macs(cand, (6,), 4, 2) == 348.0
+    model = build_model(spec, (6,), 2)
+    from spikeenergy.energy import ActivityEnergy
+
+    ev = evaluate(model, Toy(8, 0), ActivityEnergy(), TrainConfig(device="cpu"))
+    assert ev["dense_ops_per_sample"] == pytest.approx(348.0)
+
+
+def test_architecture_objective_end_to_end(tmp_path):
+    data = PreparedData(Toy(48, 0), Toy(16, 1), Toy(16, 2), (6,), 2)
+    space = SearchSpace(widths=(4, 8), depth=(1, 2), glia_ratio=(0.0, 0.5))
+    cfg = SearchConfig(
+        name="toy",
+        data=None,
+        train=TrainConfig(epochs=2, batch_size=16, device="cpu", schedule="none"),
+        space=space,
+        population_size=4,
+    )
+    objective = ArchitectureObjective.__new__(ArchitectureObjective)
+    objective.config, objective.data, objective.steps = cfg, data, 4
+    from spikeenergy.energy.cost_models import get_cost_model
+
+    objective.target, objective.progress = get_cost_model("cmos45"), False
+    study = open_study("toy", optuna.storages.InMemoryStorage(), seed=0, population_size=4)
+    run_search(study, objective, n_trials=4)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) + len([t for t in study.trials if t.state.name == "PRUNED"]) == 4
+    for t in done:
+        acc, e = t.values
+        assert 0 <= acc <= 1 and e > 0
+        assert t.user_attrs["energy_pj[cmos45]"] == pytest.approx(e)
+        assert "epoch_0" in t.user_attrs and "candidate" in t.user_attrs
+    paths = write_outputs(study, tmp_path, space)
+    for p in paths.values():
+        assert p.exists() and p.stat().st_size > 0
+    import pandas as pd
+
+    front = pd.read_csv(paths["front"])
+    assert len(front) == len(study.best_trials)
+
+
+def test_cli_parser_registers_search():
+    import argparse
+
+    from spikeenergy.cli import search as cli_search
+
+    p = argparse.ArgumentParser()
+    cli_search.add_parser(p.add_subparsers(dest="command"))
+    a = p.parse_args(["search", "suite.toml", "--storage", "postgresql://u@h/db", "--worker", "2"])
+    assert a.suite == "suite.toml" and a.storage.startswith("postgresql") and a.worker == 2
+    assert a.func is cli_search.run
