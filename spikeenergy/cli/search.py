@@ -59,8 +59,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.report_only:
         n_trials = args.n_trials if args.n_trials is not None else cfg.n_trials
         timeout = args.timeout if args.timeout is not None else cfg.timeout_s
-        run_search(study, ArchitectureObjective(cfg), n_trials, timeout)
+        run_search(study, ArchitectureObjective(cfg, store_dir=out), n_trials, timeout)
     paths = write_outputs(study, out, cfg.space)
+    from spikeenergy.bench import ResultsStore, write_report
+
+    if ResultsStore(out).runs_dir.is_dir():  # trials as benchmark run records
+        paths["report"] = write_report(out)
     states: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
         states[t.state.name] = states.get(t.state.name, 0) + 1

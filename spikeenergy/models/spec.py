@@ -29,7 +29,8 @@ FAMILIES = SPIKING_FAMILIES + DENSE_FAMILIES
 READOUTS = ("membrane", "spike_count")
 TIME_MODES = ("per_step", "sum")
 #: "fast": time-batched projections + fused LIF (spikeenergy.models.fast), "library": the
-#: backend's neuron modules stepped one time step at a time, "auto": fast whenever it applies.
+#: backend's neuron modules stepped one time step at a time, "auto": fast where it is faster
+#: (fully connected "snn-mlp"; see docs/performance.md).
 ENGINES = ("auto", "fast", "library")
 
 
@@ -111,7 +112,9 @@ class ModelSpec:
     every frame and averages logits over time; "sum" applies it once to the time-summed frames.
     ``engine`` (spiking families): "fast" runs each layer as one time-batched matmul/convolution
     plus a fused LIF recurrence, numerically the same model as the backend's neurons; "library"
-    steps the backend's neuron modules; "auto" (default) is "fast" unless ``recurrent`` is set.
+    steps the backend's neuron modules; "auto" (default) is "fast" for feed-forward "snn-mlp"
+    and "library" for "snn-cnn" and ``recurrent`` nets (measured: batching T convolutions into one
+    is not faster on CPU, benchmarks/perf).
     Dense families ignore it.
     """
 
@@ -162,7 +165,9 @@ class ModelSpec:
     @property
     def uses_fast_engine(self) -> bool:
         """True when a spiking model of this spec runs on the fast engine."""
-        return self.is_spiking and self.engine != "library" and not self.recurrent
+        if not self.is_spiking or self.recurrent:
+            return False
+        return self.engine == "fast" or (self.engine == "auto" and self.family == "snn-mlp")
 
     def matched_dense(self, family: str | None = None) -> ModelSpec:
         """Dense baseline with the same widths: snn-mlp -> mlp, snn-cnn -> cnn (or ``family``)."""

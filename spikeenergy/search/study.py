@@ -261,10 +261,19 @@ def candidate_ops(
 class ArchitectureObjective:
     """Train a sampled candidate for the suite's budget; return (val accuracy, energy pJ)."""
 
-    def __init__(self, config: SearchConfig, data: Any = None, progress: bool = False) -> None:
+    def __init__(
+        self,
+        config: SearchConfig,
+        data: Any = None,
+        progress: bool = False,
+        store_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
         from spikeenergy.train import prepare_data
 
         self.config = config
+        #: results folder of the benchmark store: every finished trial is also written there as
+        #: a run record, so ``spikeenergy report`` analyses searches like benchmark sweeps
+        self.store_dir = Path(store_dir) if store_dir is not None else None
         self.data = data if data is not None else prepare_data(config.data, config.train.seed)
         if self.data.val is None:
             raise ValueError("the search needs a validation split: set data.val_fraction > 0")
@@ -291,6 +300,53 @@ class ArchitectureObjective:
             candidate, synops, self.data.frame_shape, self.steps, self.data.num_classes, glia
         )
         return self.target.energy_pj(**ops), ops
+
+    def write_record(
+        self,
+        number: int,
+        candidate: Candidate,
+        train_cfg: Any,
+        model: Any,
+        result: Any,
+        test: dict[str, Any],
+        energies: dict[str, float],
+    ) -> None:
+        """Store a finished trial as a benchmark run record (atomic; see spikeenergy.bench)."""
+        import datetime as dt
+        import socket
+
+        from spikeenergy.bench.store import ResultsStore, RunRecord
+        from spikeenergy.train import ExperimentConfig
+        from spikeenergy.train.experiment import experiment_metrics
+
+        assert self.store_dir is not None
+        cfg = ExperimentConfig(data=self.config.data, model=candidate.spec, train=train_cfg)
+        metrics = experiment_metrics(cfg, model, self.data, result, test)
+        metrics["search"] = {
+            "trial": number,
+            "candidate": candidate.to_dict(),
+            "energy_pj": energies,
+        }
+        spec = candidate.spec
+        label = spec.family + (f"/{spec.backend}" if spec.is_spiking else "")
+        label += " " + "-".join(str(w) for w in spec.hidden)
+        if candidate.glia_ratio > 0:
+            label += f" glia {candidate.glia_ratio:g}"
+        ResultsStore(self.store_dir).write(
+            RunRecord(
+                run_id=f"trial-{number:05d}",
+                status="ok",
+                dataset=self.config.data.name,
+                model=f"#{number} {label}",
+                lam=candidate.lam,
+                seed=int(train_cfg.seed),
+                config=cfg.to_dict(),
+                metrics=metrics,
+                duration_s=float(result.efficiency["wall_time_s"]),
+                host=socket.gethostname(),
+                finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            )
+        )
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
         from spikeenergy.search.space import suggest_candidate
@@ -333,8 +389,11 @@ class ArchitectureObjective:
         trial.set_user_attr("epochs", int(res.efficiency["epochs"]))
         trial.set_user_attr("wall_time_s", float(res.efficiency["wall_time_s"]))
         targets = cost_model_registry()
-        for name in targets.names():
-            trial.set_user_attr(f"energy_pj[{name}]", targets.get(name).energy_pj(**ops))
+        energies = {name: targets.get(name).energy_pj(**ops) for name in targets.names()}
+        for name, pj in energies.items():
+            trial.set_user_attr(f"energy_pj[{name}]", pj)
+        if self.store_dir is not None:
+            self.write_record(trial.number, candidate, train_cfg, model, res, test, energies)
         return float(val["accuracy"]), float(e_pj)
 
 

@@ -146,26 +146,16 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, lambda f: f.write(data))
 
 
-def run_experiment(
+def experiment_metrics(
     cfg: ExperimentConfig,
-    out_dir: str | os.PathLike[str] | None = None,
-    progress: bool = True,
-    data: PreparedData | None = None,
+    model: Any,
+    data: PreparedData,
+    result: FitResult,
+    test: dict[str, Any],
 ) -> dict[str, Any]:
-    """Train and test one configuration; returns the metrics dict (written to ``out_dir``)."""
+    """The metrics dict of a trained run (schema ``METRICS_SCHEMA``), as stored by benchmarks."""
     seed = cfg.train.seed
-    data = data if data is not None else prepare_data(cfg.data, seed)
-    model = build_seeded_model(cfg.model, data.frame_shape, data.num_classes, seed)
-    energy = make_energy_term(cfg.train)
-    out = Path(out_dir) if out_dir is not None else None
-
-    def keep_last(row: dict[str, Any], m: Any) -> None:
-        if out is not None:
-            save_checkpoint(out / "last.pt", m, cfg.to_dict(), {"epoch": row["epoch"]})
-
-    result: FitResult = fit(model, data.train, data.val, cfg.train, energy, progress, keep_last)
-    test = evaluate(model, data.test, energy, cfg.train)
-    metrics = {
+    return {
         "schema": METRICS_SCHEMA,
         "config": cfg.to_dict(),
         "seed": seed,
@@ -199,6 +189,28 @@ def run_experiment(
         "efficiency": result.efficiency,
         "curves": result.curves(),
     }
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    out_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    data: PreparedData | None = None,
+) -> dict[str, Any]:
+    """Train and test one configuration; returns the metrics dict (written to ``out_dir``)."""
+    seed = cfg.train.seed
+    data = data if data is not None else prepare_data(cfg.data, seed)
+    model = build_seeded_model(cfg.model, data.frame_shape, data.num_classes, seed)
+    energy = make_energy_term(cfg.train)
+    out = Path(out_dir) if out_dir is not None else None
+
+    def keep_last(row: dict[str, Any], m: Any) -> None:
+        if out is not None:
+            save_checkpoint(out / "last.pt", m, cfg.to_dict(), {"epoch": row["epoch"]})
+
+    result: FitResult = fit(model, data.train, data.val, cfg.train, energy, progress, keep_last)
+    test = evaluate(model, data.test, energy, cfg.train)
+    metrics = experiment_metrics(cfg, model, data, result, test)
     if out is not None:
         save_checkpoint(out / "model.pt", model, cfg.to_dict(), metrics)
         write_json(out / "metrics.json", metrics)

@@ -277,6 +277,10 @@ def test_engine_field_validation_and_old_dicts():
         ModelSpec(recurrent=True, engine="fast")
     auto_rec = build_model(ModelSpec(hidden=(4,), recurrent=True), SHAPE, 2)
     assert auto_rec.engine == "library"
+    assert build_model(ModelSpec(hidden=(4,)), SHAPE, 2).engine == "fast"  # auto: mlp is fast
+    cnn = ModelSpec("snn-cnn", hidden=(4,), conv_channels=(2,))
+    assert build_model(cnn, SHAPE, 2).engine == "library"  # auto: cnn steps per time step
+    assert build_model(dataclasses.replace(cnn, engine="fast"), SHAPE, 2).engine == "fast"
     assert ModelSpec(engine="fast").matched_dense().family == "mlp"  # dense ignores the engine
     fast, lib = _pair(MODEL_SPECS["cnn/norse"])
     assert fast.state_dict().keys() == lib.state_dict().keys()  # checkpoints interchange

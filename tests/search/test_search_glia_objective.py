@@ -20,7 +20,7 @@ from spikeenergy.search import (
 )
 from spikeenergy.search.glia import GlialGate, GlialGating
 from spikeenergy.search.study import analytic_dense_macs
-from spikeenergy.train import PreparedData, TrainConfig, evaluate
+from spikeenergy.train import DataConfig, PreparedData, TrainConfig, evaluate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -148,7 +148,7 @@ def test_architecture_objective_end_to_end(tmp_path):
     space = SearchSpace(widths=(4, 8), depth=(1, 2), glia_ratio=(0.0, 0.5))
     cfg = SearchConfig(
         name="toy",
-        data=None,
+        data=DataConfig(name="toy"),
         train=TrainConfig(epochs=2, batch_size=16, device="cpu", schedule="none"),
         space=space,
         population_size=4,
@@ -158,6 +158,7 @@ def test_architecture_objective_end_to_end(tmp_path):
     from spikeenergy.energy.cost_models import get_cost_model
 
     objective.target, objective.progress = get_cost_model("cmos45"), False
+    objective.store_dir = tmp_path / "store"
     study = open_study("toy", optuna.storages.InMemoryStorage(), seed=0, population_size=4)
     run_search(study, objective, n_trials=4)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -174,6 +175,17 @@ def test_architecture_objective_end_to_end(tmp_path):
 
     front = pd.read_csv(paths["front"])
     assert len(front) == len(study.best_trials)
+    # every finished trial is also a benchmark run record with the same test accuracy
+    from spikeenergy.bench import ResultsStore, write_report
+
+    table = ResultsStore(tmp_path / "store").consolidate().set_index("run_id")
+    assert len(table) == len(done)
+    for t in done:
+        row = table.loc[f"trial-{t.number:05d}"]
+        assert row["status"] == "ok" and row["dataset"] == "toy"
+        assert row["accuracy"] == pytest.approx(t.user_attrs["test_accuracy"])
+        assert row["lam"] == pytest.approx(t.user_attrs["candidate"]["lam"])
+    assert "Pareto" in write_report(tmp_path / "store").read_text()
 
 
 def test_cli_parser_registers_search():
