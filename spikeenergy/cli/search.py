@@ -71,12 +71,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"study {name!r} in {url}: " + ", ".join(f"{v} {k.lower()}" for k, v in states.items()))
     print(f"Pareto front ({len(study.best_trials)} trials), energy on {cfg.target}:")
     for t in sorted(study.best_trials, key=lambda t: t.values[1]):
+        if "duplicate_of" in t.user_attrs:
+            continue  # the same candidate as an earlier trial (not trained again)
         c = t.user_attrs.get("candidate", {})
         m = c.get("model", {})
+        family = m.get("family", "")
+        name = f"{family}:{m.get('backend')}" if family.startswith("snn") else family
         print(
             f"  #{t.number:<4} val acc {t.values[0]:.3f}  test acc "
             f"{t.user_attrs.get('test_accuracy', float('nan')):.3f}  {t.values[1]:.4g} pJ  "
-            f"{m.get('family')}:{m.get('backend')} hidden {m.get('hidden')} "
+            f"{name} hidden {m.get('hidden')} "
             f"lam {c.get('lam')} glia {c.get('glia_ratio')}"
         )
     print("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -411,6 +411,10 @@ def plot_accuracy(summary: pd.DataFrame, path: str) -> None:
     import matplotlib.pyplot as plt
 
     datasets = sorted(summary["dataset"].unique())
+    # one colour per method across panels (a method absent from a panel must not shift them)
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    methods = sorted(summary["method"].unique())
+    colors = {m: cycle[i % len(cycle)] for i, m in enumerate(methods)}
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
     for ax, ds in zip(axes[0], datasets, strict=True):
         g = summary[summary["dataset"] == ds]
@@ -424,6 +428,7 @@ def plot_accuracy(summary: pd.DataFrame, path: str) -> None:
                 fmt=style + "o",
                 capsize=3,
                 label=method,
+                color=colors[str(method)],
                 markersize=4,
             )
         ax.set_xscale("log")
@@ -431,7 +436,16 @@ def plot_accuracy(summary: pd.DataFrame, path: str) -> None:
         ax.set_ylabel("test accuracy")
         ax.set_title(ds)
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8, loc="lower right")
+    handles = {}
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(lab, h)
+    axes[0][-1].legend(
+        [handles[m] for m in methods if m in handles],
+        [m for m in methods if m in handles],
+        fontsize=8,
+        loc="lower right",
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

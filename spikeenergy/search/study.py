@@ -348,12 +348,36 @@ class ArchitectureObjective:
             )
         )
 
+    @staticmethod
+    def finished_twin(trial: optuna.Trial, candidate: Candidate) -> Any:
+        """A completed trial of the same study that trained exactly this candidate, or None.
+
+        NSGA-II often proposes a candidate again (parameters a candidate does not use, such as
+        the widths past its depth, may differ); reusing the stored result saves the training.
+        """
+        import json
+
+        want = json.loads(json.dumps(candidate.to_dict()))  # as stored (tuples -> lists)
+        for t in trial.study.get_trials(
+            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+        ):
+            if t.user_attrs.get("candidate") == want and "duplicate_of" not in t.user_attrs:
+                return t
+        return None
+
     def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
         from spikeenergy.search.space import suggest_candidate
         from spikeenergy.train import evaluate, fit
         from spikeenergy.train.loop import make_energy_term
 
         candidate = suggest_candidate(trial, self.config.space)
+        done = self.finished_twin(trial, candidate)
+        if done is not None:  # training is seeded: the same candidate gives the same numbers
+            for k, v in done.user_attrs.items():
+                trial.set_user_attr(k, v)
+            trial.set_user_attr("duplicate_of", done.number)
+            assert done.values is not None
+            return float(done.values[0]), float(done.values[1])
         train_cfg = replace(self.config.train, lam=candidate.lam)
         model = self.build(candidate)
         energy_term = make_energy_term(train_cfg)

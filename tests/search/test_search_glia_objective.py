@@ -198,3 +198,21 @@ def test_cli_parser_registers_search():
     a = p.parse_args(["search", "suite.toml", "--storage", "postgresql://u@h/db", "--worker", "2"])
     assert a.suite == "suite.toml" and a.storage.startswith("postgresql") and a.worker == 2
     assert a.func is cli_search.run
+
+
+def test_repeated_candidate_reuses_the_finished_trial():
+    from spikeenergy.search.space import candidate_from_params
+
+    space = SearchSpace(widths=(4, 8), depth=(1, 2))
+    params = {"family": "mlp", "depth": 1, "width_0": 8, "width_1": 4, "tau_mem": 5.0,
+              "threshold": 1.0, "lam": 0.1, "glia_ratio": 0.0}
+    cand = candidate_from_params(params, space)
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    first = study.ask()
+    first.set_user_attr("candidate", cand.to_dict())
+    study.tell(first, (0.5, 10.0))
+    # width_1 is unused at depth 1: a different parameter set, the same candidate
+    twin = candidate_from_params({**params, "width_1": 8}, space)
+    assert ArchitectureObjective.finished_twin(study.ask(), twin).number == first.number
+    other = candidate_from_params({**params, "lam": 0.0}, space)
+    assert ArchitectureObjective.finished_twin(study.ask(), other) is None
