@@ -48,6 +48,7 @@ DATASET_KEYS = {
     "val_fraction",
     "train_per_class",
     "test_per_class",
+    "augment_shift",
     "models",
 }
 TOP_KEYS = {"suite", "train", "frames", "datasets", "models"}
@@ -288,6 +289,7 @@ def _dataset(i: int, d: Any, frames: dict[str, Any], src: str) -> SuiteDataset:
             val_fraction=float(d.get("val_fraction", 0.1)),
             train_per_class=d.get("train_per_class"),
             test_per_class=d.get("test_per_class"),
+            augment_shift=int(d.get("augment_shift", 0)),
         )
     except (TypeError, ValueError) as exc:
         raise SuiteError(f"{src}: {where}: {exc}") from None

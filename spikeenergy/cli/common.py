@@ -23,6 +23,12 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--train-per-class", type=int, default=None, help="cap training samples")
     g.add_argument("--test-per-class", type=int, default=None, help="cap test samples")
     g.add_argument("--val-fraction", type=float, default=0.1)
+    g.add_argument(
+        "--sparse", action="store_true", help="sparse COO frames (fast engine's sparse kernels)"
+    )
+    g.add_argument(
+        "--augment-shift", type=int, default=0, help="random +-pixel shift of training frames"
+    )
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -57,7 +63,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 
 def data_config(a: argparse.Namespace) -> DataConfig:
     """DataConfig from parsed arguments."""
-    frames = FrameConfig(n_time_bins=a.time_bins, binarize=a.binarize, downsample=a.downsample)
+    frames = FrameConfig(
+        n_time_bins=a.time_bins, binarize=a.binarize, downsample=a.downsample, sparse=a.sparse
+    )
     options: dict[str, Any] = {"download": True} if a.download else {}
     return DataConfig(
         name=a.dataset,
@@ -67,6 +75,7 @@ def data_config(a: argparse.Namespace) -> DataConfig:
         val_fraction=a.val_fraction,
         train_per_class=a.train_per_class,
         test_per_class=a.test_per_class,
+        augment_shift=a.augment_shift,
     )
 
 

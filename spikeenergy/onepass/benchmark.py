@@ -112,12 +112,12 @@ def _acc(pred: Tensor, y: Tensor) -> float:
     return float((pred.cpu() == y.cpu()).float().mean())
 
 
-def dam_counts(beta: float = 10.0) -> Method:
-    """Dense associative memory on event-count features (no encoder learning)."""
+def _dam_method(make_encoder: Callable[[Draw], Any], beta: float) -> Method:
+    """Dense associative memory on the features of a fixed encoder built per draw."""
 
     def run(d: Draw) -> MethodResult:
         t0 = time.perf_counter()
-        enc = CountEncoder()
+        enc = make_encoder(d)
         f_tr, ops_tr = enc.encode(d.x_train)
         clf = DenseMemoryClassifier(beta=beta)
         ops_tr = ops_tr + clf.fit(f_tr, d.y_train, d.num_classes)
@@ -128,6 +128,11 @@ def dam_counts(beta: float = 10.0) -> Method:
         return MethodResult(_acc(pred, d.y_test), train_time, ops_tr, per, False)
 
     return run
+
+
+def dam_counts(beta: float = 10.0) -> Method:
+    """Dense associative memory on event-count features (no encoder learning)."""
+    return _dam_method(lambda d: CountEncoder(), beta)
 
 
 def _encoder(d: Draw, hidden: int, backend: str) -> RandomSpikingEncoder:
@@ -138,20 +143,7 @@ def _encoder(d: Draw, hidden: int, backend: str) -> RandomSpikingEncoder:
 
 def dam_spiking(beta: float = 10.0, hidden: int = 512, backend: str = "snntorch") -> Method:
     """Dense associative memory on spike counts of a fixed random LIF layer."""
-
-    def run(d: Draw) -> MethodResult:
-        t0 = time.perf_counter()
-        enc = _encoder(d, hidden, backend)
-        f_tr, ops_tr = enc.encode(d.x_train)
-        clf = DenseMemoryClassifier(beta=beta)
-        ops_tr = ops_tr + clf.fit(f_tr, d.y_train, d.num_classes)
-        train_time = time.perf_counter() - t0
-        f_te, ops_te = enc.encode(d.x_test)
-        pred = clf.predict(f_te)
-        per = ops_te.scaled(1.0 / d.x_test.shape[1]) + clf.inference_ops()
-        return MethodResult(_acc(pred, d.y_test), train_time, ops_tr, per, False)
-
-    return run
+    return _dam_method(lambda d: _encoder(d, hidden, backend), beta)
 
 
 def spiking_hebbian(hidden: int = 512, backend: str = "snntorch") -> Method:
@@ -436,7 +428,7 @@ def plot_accuracy(summary: pd.DataFrame, path: str) -> None:
         ax.set_ylabel("test accuracy")
         ax.set_title(ds)
         ax.grid(alpha=0.3)
-    handles = {}
+    handles: dict[str, Any] = {}
     for ax in axes[0]:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(lab, h)

@@ -20,6 +20,7 @@ import torch
 
 import spikeenergy
 from spikeenergy.data import FrameConfig, FrameDataset, load_dataset
+from spikeenergy.data.augment import AugmentedDataset, RandomShift
 from spikeenergy.data.splits import limit_per_class, stratified_split
 from spikeenergy.models import ModelSpec, build_model, count_parameters
 from spikeenergy.train.checkpoint import atomic_write_bytes, save_checkpoint
@@ -40,6 +41,11 @@ class DataConfig:
     val_fraction: float = 0.1
     train_per_class: int | None = None  # cap on training samples per class (quick runs)
     test_per_class: int | None = None
+    augment_shift: int = 0  # random +-pixels shift of 2-D training frames per sample (0: off)
+
+    def __post_init__(self) -> None:
+        if self.augment_shift < 0:
+            raise ValueError(f"augment_shift={self.augment_shift} must be >= 0 pixels")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON friendly)."""
@@ -108,10 +114,19 @@ def prepare_data(cfg: DataConfig, seed: int, opener: FrameOpener = open_frames) 
     """Open the dataset's train/test splits as cached frame datasets; carve validation off train."""
     train_all = frame_split(cfg, "train", seed, opener)
     test = frame_split(cfg, "test", seed, opener)
+    train: Any
+    val: Any
     if cfg.val_fraction > 0:
         train, val = stratified_split(train_all, cfg.val_fraction, seed)
     else:
         train, val = train_all, None
+    if cfg.augment_shift:
+        if len(train_all.frame_shape) != 3:
+            raise ValueError(
+                f"augment_shift needs 2-D frames (P, H, W); {cfg.name} has frame shape "
+                f"{tuple(train_all.frame_shape)}"
+            )
+        train = AugmentedDataset(train, RandomShift(cfg.augment_shift, seed))
     return PreparedData(train, val, test, tuple(train_all.frame_shape), len(train_all.classes))
 
 
