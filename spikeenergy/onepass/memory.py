@@ -79,7 +79,7 @@ class DenseMemoryClassifier:
         """Class energies (B, C) of features (B, F); classes without memories get +inf."""
         mem, lab = self._check()
         x = self._normalize(features.float())
-        out = torch.full((x.shape[0], self.num_classes), math.inf)
+        out = torch.full((x.shape[0], self.num_classes), math.inf, device=x.device)
         for start in range(0, x.shape[0], self.chunk):
             sim = x[start : start + self.chunk] @ mem.T  # (b, P)
             for c in range(self.num_classes):
