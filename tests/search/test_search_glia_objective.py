@@ -6,6 +6,7 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
+from toyframes import ToyFrames
 
 from spikeenergy.models import ModelSpec, build_model
 from spikeenergy.search import (
@@ -100,22 +101,9 @@ def test_shipped_suites_parse_and_typos_fail(tmp_path):
         load_suite(bad)
 
 
-class Toy(torch.utils.data.Dataset):
-    """Two classes of (T=4, 6) frames: class 1 fires on the first 3 inputs, class 0 on the rest."""
-
-    def __init__(self, n, seed):
-        g = torch.Generator().manual_seed(seed)
-        self.targets = [i % 2 for i in range(n)]
-        self.x = (torch.rand(n, 4, 6, generator=g) < 0.1).float()
-        for i, y in enumerate(self.targets):
-            cols = slice(0, 3) if y else slice(3, 6)
-            self.x[i, :, cols] += (torch.rand(4, 3, generator=g) < 0.7).float()
-
-    def __len__(self):
-        return len(self.targets)
-
-    def __getitem__(self, i):
-        return self.x[i], self.targets[i]
+def Toy(n: int, seed: int) -> ToyFrames:  # noqa: N802 - reads like the dataset class
+    """The shared toy frames (tests/toyframes.py) with sparser noise."""
+    return ToyFrames(n, seed, noise=0.1)
 
 
 def test_analytic_dense_macs_matches_measured_dense_ops():

@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+from toyframes import ToyFrames
 
 from spikeenergy.cli import main as cli_main
 from spikeenergy.data import FrameConfig, make_loader
@@ -22,22 +23,8 @@ from spikeenergy.train import (
 )
 
 
-class Toy(torch.utils.data.Dataset):
-    """Two classes of (T=4, 6) frames: class 1 fires on the first 3 inputs, class 0 on the last."""
-
-    def __init__(self, n=32, seed=0):
-        g = torch.Generator().manual_seed(seed)
-        self.targets = [i % 2 for i in range(n)]
-        self.x = (torch.rand(n, 4, 6, generator=g) < 0.2).float()
-        for i, y in enumerate(self.targets):
-            cols = slice(0, 3) if y else slice(3, 6)
-            self.x[i, :, cols] += (torch.rand(4, 3, generator=g) < 0.7).float()
-
-    def __len__(self):
-        return len(self.targets)
-
-    def __getitem__(self, i):
-        return self.x[i], self.targets[i]
+class Toy(ToyFrames):
+    """The shared toy frames (tests/toyframes.py) at this module's default noise."""
 
 
 CPU = dict(device="cpu", epochs=8, batch_size=8, lr=0.02, schedule="none")
