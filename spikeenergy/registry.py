@@ -6,8 +6,9 @@ config file or on the command line names its own fix.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import fields
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -62,3 +63,11 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def reject_unknown_keys(d: Mapping[str, Any], cls: Any, label: str) -> None:
+    """Raise a ValueError naming the keys of ``d`` that are not fields of dataclass ``cls``."""
+    known = {f.name for f in fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"unknown {label} keys {sorted(unknown)}; known: {sorted(known)}")

@@ -83,6 +83,15 @@ def _check_weights(weights: Tensor) -> None:
         raise ValueError("weights must be symmetric for an energy to exist; use (W + W.T) / 2")
 
 
+def _on_device(
+    weights: Tensor, bias: Tensor | None, device: torch.device, dtype: torch.dtype
+) -> tuple[Tensor, Tensor]:
+    """Weights and bias (zeros when None) on ``device`` in ``dtype``."""
+    n = weights.shape[0]
+    b = torch.zeros(n, device=device, dtype=dtype) if bias is None else bias
+    return weights.to(device=device, dtype=dtype), b.to(device=device, dtype=dtype)
+
+
 def _sign_keep(h: Tensor, s: Tensor) -> Tensor:
     """sign(h), keeping the current value where h == 0 (ties never raise the energy)."""
     return torch.where(h > 0, torch.ones_like(s), torch.where(h < 0, -torch.ones_like(s), s))
@@ -110,16 +119,10 @@ class HopfieldNetwork(EnergyModel):
         if order not in ("sequential", "random"):
             raise ValueError(f"order must be 'sequential' or 'random', got {order!r}")
         dev = resolve_device(device, weights)
-        self.weights = weights.to(device=dev, dtype=dtype)
-        n = weights.shape[0]
-        self.bias = (
-            torch.zeros(n, device=dev, dtype=dtype)
-            if bias is None
-            else bias.to(device=dev, dtype=dtype)
-        )
+        self.weights, self.bias = _on_device(weights, bias, dev, dtype)
         self.update = update
         self.order = order
-        self.n = n
+        self.n = weights.shape[0]
 
     @classmethod
     def from_patterns(
@@ -195,18 +198,12 @@ class GradedHopfieldNetwork(ContinuousEnergyModel):
         if gain <= 0 or tau <= 0 or dt <= 0:
             raise ValueError(f"gain, tau and dt must be positive, got {gain}, {tau}, {dt}")
         dev = resolve_device(device, weights)
-        self.weights = weights.to(device=dev, dtype=dtype)
-        n = weights.shape[0]
-        self.bias = (
-            torch.zeros(n, device=dev, dtype=dtype)
-            if bias is None
-            else bias.to(device=dev, dtype=dtype)
-        )
+        self.weights, self.bias = _on_device(weights, bias, dev, dtype)
         self.gain = float(gain)
         self.tau = float(tau)
         self.dt = float(dt)
         self.method = check_method(method)
-        self.n = n
+        self.n = weights.shape[0]
 
     def output(self, state: Tensor) -> Tensor:
         """Graded outputs V = tanh(gain * u), shape (B, N)."""

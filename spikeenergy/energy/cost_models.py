@@ -15,11 +15,11 @@ import math
 import os
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from spikeenergy.registry import Registry
+from spikeenergy.registry import Registry, reject_unknown_keys
 
 #: How a figure was obtained: silicon measurement, simulation/estimate before tape-out, or a
 #: whole-chip average (total power / operation rate), which already folds in overheads.
@@ -103,10 +103,7 @@ class CostModel:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CostModel:
         """Build from a dict; unknown keys raise a ValueError naming the known ones."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown cost model keys {sorted(unknown)}; known: {sorted(known)}")
+        reject_unknown_keys(d, cls, "cost model")
         return cls(**dict(d))
 
     def energy_pj(self, acs: float = 0.0, macs: float = 0.0, neuron_updates: float = 0.0) -> float:

@@ -41,6 +41,16 @@ def _select(
     return chosen
 
 
+def _field(
+    record: ActivityRecord, layers: tuple[str, ...] | None, field: str, term: str
+) -> list[Tensor]:
+    """The ``field`` tensors (spikes, membrane, ...) of the selected layers that recorded it."""
+    kind = "dense" if field == "activations" else "spiking"
+    hint = f"{kind} layers with {field} ({kind} model, needs {field!r})"
+    sel = _select(record, layers, lambda a: getattr(a, field) is not None, term, hint)
+    return [getattr(a, field) for a in sel]
+
+
 def _check_p(p: float, term: str) -> None:
     if p not in (1, 2):
         raise ValueError(f"{term}: p={p} is not supported; use p=1 (absolute) or p=2 (squared)")
@@ -115,14 +125,8 @@ class SpikeRate(EnergyTerm):
         return frozenset({"spikes"})
 
     def __call__(self, record: ActivityRecord) -> Tensor:
-        sel = _select(
-            record,
-            self.layers,
-            lambda a: a.spikes is not None,
-            "SpikeRate",
-            "spiking layers with spikes (spiking model, needs 'spikes')",
-        )
-        return K.spike_rate([a.spikes for a in sel if a.spikes is not None])
+        tensors = _field(record, self.layers, "spikes", "SpikeRate")
+        return K.spike_rate(tensors)
 
 
 @dataclass(frozen=True)
@@ -136,14 +140,8 @@ class SpikeCount(EnergyTerm):
         return frozenset({"spikes"})
 
     def __call__(self, record: ActivityRecord) -> Tensor:
-        sel = _select(
-            record,
-            self.layers,
-            lambda a: a.spikes is not None,
-            "SpikeCount",
-            "spiking layers with spikes (spiking model, needs 'spikes')",
-        )
-        return K.spikes_per_sample([a.spikes for a in sel if a.spikes is not None])
+        tensors = _field(record, self.layers, "spikes", "SpikeCount")
+        return K.spikes_per_sample(tensors)
 
 
 @dataclass(frozen=True)
@@ -161,14 +159,8 @@ class MembraneEnergy(EnergyTerm):
         return frozenset({"membrane"})
 
     def __call__(self, record: ActivityRecord) -> Tensor:
-        sel = _select(
-            record,
-            self.layers,
-            lambda a: a.membrane is not None,
-            "MembraneEnergy",
-            "spiking layers with membrane (spiking model, needs 'membrane')",
-        )
-        return K.mean_abs_power([a.membrane for a in sel if a.membrane is not None], self.p)
+        tensors = _field(record, self.layers, "membrane", "MembraneEnergy")
+        return K.mean_abs_power(tensors, self.p)
 
 
 @dataclass(frozen=True)
@@ -186,14 +178,8 @@ class ActivationEnergy(EnergyTerm):
         return frozenset({"activations"})
 
     def __call__(self, record: ActivityRecord) -> Tensor:
-        sel = _select(
-            record,
-            self.layers,
-            lambda a: a.activations is not None,
-            "ActivationEnergy",
-            "dense layers with activations (dense model, needs 'activations')",
-        )
-        return K.mean_abs_power([a.activations for a in sel if a.activations is not None], self.p)
+        tensors = _field(record, self.layers, "activations", "ActivationEnergy")
+        return K.mean_abs_power(tensors, self.p)
 
 
 @dataclass(frozen=True)

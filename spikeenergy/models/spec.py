@@ -8,8 +8,10 @@ rebuilds a trained model exactly.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from spikeenergy.registry import reject_unknown_keys
 
 #: Neutral neuron model names and the aliases accepted for them (backend-native names).
 #: "leaky": one state (membrane)          -> snnTorch ``Leaky``,    Norse ``LIFBoxCell``
@@ -185,17 +187,9 @@ class ModelSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
         """Inverse of :meth:`to_dict`; unknown keys raise a ValueError naming the known ones."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown ModelSpec keys {sorted(unknown)}; known: {sorted(known)}")
+        reject_unknown_keys(d, cls, "ModelSpec")
         kw = dict(d)
         if isinstance(kw.get("neuron"), dict):
-            nknown = {f.name for f in fields(NeuronSpec)}
-            nunknown = set(kw["neuron"]) - nknown
-            if nunknown:
-                raise ValueError(
-                    f"unknown NeuronSpec keys {sorted(nunknown)}; known: {sorted(nknown)}"
-                )
+            reject_unknown_keys(kw["neuron"], NeuronSpec, "NeuronSpec")
             kw["neuron"] = NeuronSpec(**kw["neuron"])
         return cls(**kw)

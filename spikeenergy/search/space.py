@@ -8,10 +8,11 @@ candidate does not use are simply ignored by it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from spikeenergy.models import ModelSpec, NeuronSpec
+from spikeenergy.registry import reject_unknown_keys
 
 FAMILY_CHOICES = ("snn-mlp:snntorch", "snn-mlp:norse", "mlp")
 
@@ -56,10 +57,7 @@ class SearchSpace:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SearchSpace:
         """Build from a TOML table; unknown keys raise naming the known ones."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown [space] keys {sorted(unknown)}; known: {sorted(known)}")
+        reject_unknown_keys(d, cls, "[space]")
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
+
+from spikeenergy.registry import reject_unknown_keys
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("none", "cosine", "step")
@@ -64,8 +66,5 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise naming the known ones."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown TrainConfig keys {sorted(unknown)}; known: {sorted(known)}")
+        reject_unknown_keys(d, cls, "TrainConfig")
         return cls(**d)
