@@ -38,14 +38,14 @@ def _lam_axis(ax: object, lams: np.ndarray) -> None:
 
 
 def plot_lambda_sweep(summary: pd.DataFrame, dataset: str, stem: Path) -> list[Path]:
-    """Accuracy and relative energy vs lambda for one dataset: a line per model, CI bands."""
+    """Accuracy and joules per inference vs lambda for one dataset: a line per model, CI bands."""
     df = summary[summary["dataset"] == dataset]
-    fig = Figure(figsize=(10, 4))
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
     ax_acc, ax_e = fig.subplots(1, 2)
     for model, g in df.groupby("model", sort=True):
         g = g.sort_values("lam")
         lam = g["lam"].to_numpy()
-        for ax, col in ((ax_acc, "accuracy"), (ax_e, "rel_energy")):
+        for ax, col in ((ax_acc, "accuracy"), (ax_e, "energy_j")):
             (line,) = ax.plot(lam, g[col], marker="o", label=str(model))
             lo, hi = g[f"{col}_lo"].to_numpy(), g[f"{col}_hi"].to_numpy()
             if np.isfinite(lo).any():
@@ -54,37 +54,74 @@ def plot_lambda_sweep(summary: pd.DataFrame, dataset: str, stem: Path) -> list[P
     for ax in (ax_acc, ax_e):
         _lam_axis(ax, lams)
     ax_acc.set_ylabel("test accuracy (mean, 95% CI)")
-    ax_e.set_ylabel("energy relative to lambda = 0")
-    ax_e.set_yscale("log")
+    ax_e.set_ylabel(f"J per inference on {_target(df)} (mean, 95% CI)")
+    if (df["energy_j"] > 0).all():
+        ax_e.set_yscale("log")
     ax_acc.legend(fontsize=8)
     fig.suptitle(f"{dataset}: lambda sweep")
     return _save(fig, stem)
+
+
+def _target(df: pd.DataFrame) -> str:
+    """The cost-model target(s) of a summary (stored by the runs), for axis labels."""
+    if "target" not in df:
+        return "the suite's target"
+    names = sorted({str(t) for t in df["target"].dropna()})
+    return ", ".join(names) if names else "the suite's target"
 
 
 def plot_pareto(
     summary: pd.DataFrame,
     dataset: str,
     stem: Path,
-    energy: str = "energy",
-    energy_label: str = "energy",
+    energy: str = "energy_j",
+    energy_label: str = "",
 ) -> list[Path]:
-    """Accuracy vs energy of every (model, lambda) of one dataset, with the Pareto front."""
+    """Accuracy vs joules per inference of every (model, lambda) with 95% CI error bars on both
+    axes, points labelled by lambda, and the Pareto front of the means."""
     df = summary[summary["dataset"] == dataset]
-    fig = Figure(figsize=(6, 4.5))
+    fig = Figure(figsize=(7, 5), layout="constrained")
     ax = fig.subplots()
     for model, g in df.groupby("model", sort=True):
-        ax.scatter(g[energy], g["accuracy"], label=str(model), s=25)
+        x, y = g[energy].to_numpy(), g["accuracy"].to_numpy()
+        xerr = _err(g, energy)
+        yerr = _err(g, "accuracy")
+        bars = ax.errorbar(
+            x, y, xerr=xerr, yerr=yerr, fmt="o", ms=4, capsize=2, lw=0.8, label=str(model)
+        )
+        color = bars.lines[0].get_color()
+        for xi, yi, lam in zip(x, y, g["lam"], strict=True):
+            ax.annotate(
+                f"{lam:g}",
+                (xi, yi),
+                xytext=(3, 3),
+                textcoords="offset points",
+                fontsize=6,
+                color=color,
+            )
     mask = pareto_mask(df[energy].to_numpy(), df["accuracy"].to_numpy())
     front = df[mask].sort_values(energy)
     ax.step(front[energy], front["accuracy"], where="post", color="k", lw=1, label="Pareto front")
     if (df[energy] > 0).all():
         ax.set_xscale("log")
-    ax.set_xlabel(f"energy term {energy_label!r} (test set, mean over seeds)")
-    ax.set_ylabel("test accuracy (mean over seeds)")
+    target = energy_label or _target(df)
+    ax.set_xlabel(f"J per inference on {target} (test set, mean and 95% CI over seeds)")
+    ax.set_ylabel("test accuracy (mean and 95% CI over seeds)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{dataset}: accuracy vs energy")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"{dataset}: accuracy vs energy (labels: lambda)")
     return _save(fig, stem)
+
+
+def _err(g: pd.DataFrame, col: str) -> np.ndarray | None:
+    """Asymmetric error bars (2, n) from ``<col>_lo`` / ``<col>_hi``; None without a CI."""
+    if f"{col}_lo" not in g:
+        return None
+    lo = (g[col] - g[f"{col}_lo"]).to_numpy()
+    hi = (g[f"{col}_hi"] - g[col]).to_numpy()
+    if not np.isfinite(lo).any():
+        return None
+    return np.vstack([np.nan_to_num(lo), np.nan_to_num(hi)])
 
 
 def plot_training_curves(curves: pd.DataFrame, dataset: str, stem: Path) -> list[Path]:

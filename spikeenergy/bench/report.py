@@ -57,11 +57,11 @@ def summary_frame(summary: pd.DataFrame) -> pd.DataFrame:
             "lambda": summary["lam"].map(lambda v: f"{v:g}"),
             "n": summary["n"],
             "accuracy": [_ci(r, "accuracy") for _, r in summary.iterrows()],
+            "energy J/inference": [_ci(r, "energy_j") for _, r in summary.iterrows()],
             "rel. energy": [_ci(r, "rel_energy") for _, r in summary.iterrows()],
-            "activity rate": summary["activity_rate"],
-            "spike rate": summary["spike_rate"],
-            "SynOps/sample": summary["synops_per_sample"],
-            "non-zero ops/sample": summary["nonzero_ops_per_sample"],
+            "spike rate (proxy)": summary["spike_rate"],
+            "ACs/inference": summary["acs"],
+            "MACs/inference": summary["macs"],
             "train time s": summary["wall_time_s"],
             "steps to target": summary["steps_to_target"],
         }
@@ -71,9 +71,8 @@ def summary_frame(summary: pd.DataFrame) -> pd.DataFrame:
 
 def summary_text(summary: pd.DataFrame) -> str:
     """A plain-text table for the terminal: accuracy and relative energy per cell."""
-    cols = ["dataset", "model", "lambda", "n", "accuracy", "rel. energy", "spike rate"]
+    cols = ["dataset", "model", "lambda", "n", "accuracy", "energy J/inference", "rel. energy"]
     df = summary_frame(summary)[cols].copy()
-    df["spike rate"] = df["spike rate"].map(_fmt)
     return df.to_string(index=False)
 
 
@@ -106,10 +105,12 @@ def write_report(
     if suite.get("description"):
         lines += [suite["description"], ""]
     energy_term = ", ".join(sorted(set(ok["energy_term"]))) or "-"
+    targets = ", ".join(sorted(set(ok["target"]))) or "-"
     lines += [
         f"- results: `{store.root}` ({len(table)} runs: {len(ok)} ok, {len(failed)} failed)",
-        f"- energy term (trained and reported): `{energy_term}`; relative energy = energy / "
-        "mean energy of the same dataset and model at lambda = 0",
+        f"- energy: joules per inference on the target `{targets}` (test split, energy "
+        f"ledger); trained energy term: `{energy_term}`; relative energy = energy / mean energy "
+        "of the same dataset and model at lambda = 0; the spike rate is a proxy, not energy",
         "- intervals: 95% Student-t confidence intervals of the mean over seeds",
     ]
     if stale:
@@ -167,7 +168,7 @@ def write_report(
                 (
                     "Pareto front",
                     plots.plot_pareto(
-                        summary, ds, fig_dir / f"pareto_{slug}", energy_label=energy_term
+                        summary, ds, fig_dir / f"pareto_{slug}", energy_label=targets
                     ),
                 ),
             ]

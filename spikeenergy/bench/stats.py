@@ -19,13 +19,15 @@ GROUP = ("dataset", "model", "lam")
 #: metrics summarised per (dataset, model, lambda)
 SUMMARY_METRICS = (
     "accuracy",
-    "energy",
+    "energy_j",
     "rel_energy",
-    "activity_rate",
+    "val_accuracy",
+    "val_energy_j",
     "spike_rate",
-    "synops_per_sample",
-    "nonzero_ops_per_sample",
-    "dense_ops_per_sample",
+    "activation_sparsity",
+    "acs",
+    "macs",
+    "dense_ops",
     "wall_time_s",
     "steps",
     "time_to_target_s",
@@ -57,10 +59,9 @@ def mean_ci(
     return m, m - half, m + half, n
 
 
-def with_relative_energy(table: pd.DataFrame, column: str = "energy") -> pd.DataFrame:
-    """Add ``rel_<column>``: each run's value over the mean of its (dataset, model) at lam = 0.
-
-    Groups without a lam = 0 baseline get NaN.
+def with_relative_energy(table: pd.DataFrame, column: str = "energy_j") -> pd.DataFrame:
+    """Add ``rel_energy``: each run's ``column`` (joules per inference on the run's target) over
+    the mean of its (dataset, model) at lam = 0. Groups without a lam = 0 baseline get NaN.
     """
     df = table.copy()
     base = (
@@ -70,7 +71,7 @@ def with_relative_energy(table: pd.DataFrame, column: str = "energy") -> pd.Data
         .rename("_base")
     )
     df = df.join(base, on=["dataset", "model"])
-    df[f"rel_{column}"] = df[column] / df["_base"]
+    df["rel_energy"] = df[column] / df["_base"]
     return df.drop(columns="_base")
 
 
@@ -86,6 +87,8 @@ def summarize(
     for key, g in df.groupby(list(by), sort=True):
         row = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
         row["n"] = len(g)
+        if "target" in g:
+            row["target"] = ", ".join(sorted({str(t) for t in g["target"].dropna()}))
         for m in metrics:
             if m not in g:
                 continue
@@ -211,7 +214,7 @@ def pareto_mask(
     return ~dominated & np.isfinite(e) & np.isfinite(a)
 
 
-def pareto_front(summary: pd.DataFrame, energy: str = "energy") -> pd.DataFrame:
+def pareto_front(summary: pd.DataFrame, energy: str = "energy_j") -> pd.DataFrame:
     """Per dataset, the (model, lambda) points on the accuracy-vs-``energy`` front, by energy."""
     parts = []
     for _, g in summary.groupby("dataset", sort=True):

@@ -29,8 +29,19 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 
+from spikeenergy.energy import BUILTIN_COST_MODELS
+
 RECORD_SCHEMA = "spikeenergy.bench.run/1"
 STATUSES = ("ok", "failed")
+
+#: Ledger counts per inference in the table (test split), named as in the ledger.
+COUNT_COLUMNS = ("acs", "macs", "graded_events", "dense_ops", "neuron_updates", "spikes")
+#: Joules per inference (test split) on every built-in target: ``energy_j[<target>]``, and the
+#: operations-only part ``compute_energy_j[<target>]`` beside it.
+ENERGY_TARGETS = tuple(t.name for t in BUILTIN_COST_MODELS)
+ENERGY_COLUMNS = tuple(
+    f"{c}[{t}]" for t in ENERGY_TARGETS for c in ("energy_j", "compute_energy_j")
+)
 
 #: flat table columns in order (metrics are NaN for failed runs)
 COLUMNS = (
@@ -44,14 +55,17 @@ COLUMNS = (
     "lam",
     "seed",
     "energy_term",
+    "target",
     "accuracy",
     "loss",
     "energy",
-    "activity_rate",
+    "energy_j",
+    "val_accuracy",
+    "val_energy_j",
+    *ENERGY_COLUMNS,
     "spike_rate",
-    "synops_per_sample",
-    "nonzero_ops_per_sample",
-    "dense_ops_per_sample",
+    "activation_sparsity",
+    *COUNT_COLUMNS,
     "parameters",
     "best_val_accuracy",
     "wall_time_s",
@@ -121,6 +135,7 @@ def flat_row(rec: RunRecord) -> dict[str, Any]:
         lam=float(rec.lam),
         seed=int(rec.seed),
         energy_term=train.get("energy", ""),
+        target=train.get("target", ""),
         attempts=rec.attempts,
         duration_s=rec.duration_s,
         host=rec.host,
@@ -130,26 +145,33 @@ def flat_row(rec: RunRecord) -> dict[str, Any]:
     m = rec.metrics
     if rec.status != "ok" or m is None:
         return row
-    test, eff = m["test"], m.get("efficiency", {})
-    rates = [
-        v["activity_rate"]
-        for v in test["layers"].values()
-        if v.get("kind") in ("spiking", "dense") and "activity_rate" in v
-    ]
-    spikes = [
-        v["activity_rate"]
-        for v in test["layers"].values()
-        if v.get("kind") == "spiking" and "activity_rate" in v
-    ]
+    test, eff, val = m["test"], m.get("efficiency", {}), m.get("val")
+    ledger = test["ledger"]
+    target = row["target"]
     row.update(
         accuracy=_num(test["accuracy"]),
         loss=_num(test["loss"]),
         energy=_num(next(iter(test["energy"].values()))),
-        activity_rate=float(np.mean(rates)) if rates else float("nan"),
-        spike_rate=float(np.mean(spikes)) if spikes else float("nan"),
-        synops_per_sample=_num(test["synops_per_sample"]),
-        nonzero_ops_per_sample=_num(test["nonzero_ops_per_sample"]),
-        dense_ops_per_sample=_num(test["dense_ops_per_sample"]),
+        energy_j=(
+            _num(ledger["energy"][target]["energy_j"])
+            if target in ledger["energy"]
+            else float("nan")
+        ),
+        val_accuracy=_num(val["accuracy"]) if val else float("nan"),
+        val_energy_j=(
+            _num(val["ledger"]["energy"][target]["energy_j"])
+            if val and target in val["ledger"]["energy"]
+            else float("nan")
+        ),
+        spike_rate=_num(ledger["rates"].get("spike_rate")),
+        activation_sparsity=_num(ledger["rates"].get("activation_sparsity")),
+        **{k: _num(ledger["total"][k]) for k in COUNT_COLUMNS},
+        **{
+            f"{c}[{t}]": _num(ledger["energy"][t][c])
+            for t in ENERGY_TARGETS
+            if t in ledger["energy"]
+            for c in ("energy_j", "compute_energy_j")
+        },
         parameters=_num(m["model"]["parameters"]),
         best_val_accuracy=_num(m.get("best_val_accuracy")),
         wall_time_s=_num(eff.get("wall_time_s")),

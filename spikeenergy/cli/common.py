@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from spikeenergy.data import FrameConfig
+from spikeenergy.energy.cost_models import DEFAULT_TARGET
 from spikeenergy.models import ModelSpec, NeuronSpec
 from spikeenergy.models.spec import FAMILIES
 from spikeenergy.train import DataConfig, TrainConfig
@@ -53,8 +54,23 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int, default=10)
     g.add_argument("--batch-size", type=int, default=64)
     g.add_argument("--lr", type=float, default=1e-3)
-    g.add_argument("--lam", type=float, default=0.0, help="energy weight lambda")
-    g.add_argument("--energy", default="activity", help="energy term name")
+    g.add_argument(
+        "--lam", type=float, default=0.0, help="energy weight lambda (1/pJ for the joules term)"
+    )
+    g.add_argument(
+        "--energy", default="joules", help="energy term name (joules, spike-rate, membrane, ...)"
+    )
+    g.add_argument(
+        "--target",
+        default=DEFAULT_TARGET,
+        help="cost model of the joules term and of the reported energy",
+    )
+    g.add_argument(
+        "--prune-below",
+        type=float,
+        default=None,
+        help="remove synapses below this fraction of the mean |weight| after each epoch",
+    )
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--patience", type=int, default=None, help="early-stopping patience")
     g.add_argument("--target-accuracy", type=float, default=None)
@@ -102,6 +118,8 @@ def train_config(a: argparse.Namespace) -> TrainConfig:
         lr=a.lr,
         lam=a.lam,
         energy=a.energy,
+        target=a.target,
+        prune_below=a.prune_below,
         seed=a.seed,
         patience=a.patience,
         target_accuracy=a.target_accuracy,

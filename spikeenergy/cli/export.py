@@ -10,9 +10,10 @@ from spikeenergy.energy.cost_models import (
     cost_model_registry,
     cost_models_from_toml,
 )
+from spikeenergy.energy.ledger import DEFAULT_POLICY, POLICIES
 from spikeenergy.export import FORMATS
 from spikeenergy.export.checkpoint import export_checkpoint
-from spikeenergy.metrics import POLICIES, TOTAL, EnergyReport, target_column
+from spikeenergy.metrics import TOTAL, EnergyReport, target_column
 
 
 def add_parser(sub: Any) -> None:
@@ -37,8 +38,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--policy",
         choices=POLICIES,
-        default="neurobench",
-        help="AC/MAC rule for event-count inputs (docs/metrics.md)",
+        default=DEFAULT_POLICY,
+        help="how a call is split into binary (AC) and graded (MAC) inputs (docs/metrics.md)",
     )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-batches", type=int, default=None, help="measure only this many")
@@ -64,7 +65,8 @@ def summary_lines(report: EnergyReport) -> list[str]:
     tot = report.rows[TOTAL]
     for t in targets:
         lines.append(
-            f"{t}: {tot[target_column('energy_j', t)]:.4g} J/inference "
+            f"{t}: {tot[target_column('energy_j', t)]:.4g} J/inference, ops only "
+            f"{tot[target_column('compute_energy_j', t)]:.4g} J "
             f"({tot[target_column('charged_acs', t)]:.4g} ACs + "
             f"{tot[target_column('charged_macs', t)]:.4g} MACs + "
             f"{tot[target_column('charged_neuron_updates', t)]:.4g} neuron updates)"

@@ -39,13 +39,23 @@ def summary_lines(m: dict[str, Any]) -> list[str]:
         + (f" ({m['model']['backend']})" if m["model"]["backend"] else "")
         + f"  params {m['model']['parameters']}  lam {m['config']['train']['lam']:g}",
         f"test accuracy {t['accuracy']:.4f}  loss {t['loss']:.4f}  "
-        + "  ".join(f"energy[{k}] {v:.4g}" for k, v in t["energy"].items()),
-        f"synaptic ops/sample {t['synops_per_sample']:.4g}  "
-        f"non-zero ops/sample {t['nonzero_ops_per_sample']:.4g}",
+        + "  ".join(f"energy term {k} {v:.4g}" for k, v in t["energy"].items()),
     ]
-    for name, row in t["layers"].items():
-        if "activity_rate" in row:
-            lines.append(f"  {name:<16} {row['kind']:<8} activity {row['activity_rate']:.4f}")
+    led = t["ledger"]
+    target = m["config"]["train"]["target"]
+    tot = led["total"]
+    lines.append(
+        f"per inference: {led['energy'][target]['energy_j']:.4g} J on {target} "
+        f"(ops only {led['energy'][target]['compute_energy_j']:.4g} J); ACs {tot['acs']:.4g}  "
+        f"MACs {tot['macs']:.4g}  neuron updates {tot['neuron_updates']:.4g}"
+    )
+    if "spike_rate" in led["rates"]:
+        lines.append(f"spike rate (proxy) {led['rates']['spike_rate']:.4f}")
+    for name, row in led["layers"].items():
+        lines.append(
+            f"  {name:<16} {row['kind']:<10} "
+            f"{led['layer_energy_j'][target][name]:.4g} J on {target}"
+        )
     eff = m["efficiency"]
     lines.append(
         f"training: {eff['epochs']} epochs, {eff['steps']} steps, {eff['wall_time_s']:.1f} s"

@@ -2,18 +2,15 @@
 
 Conventions: activity tensors are time-major ``(T, B, *units)``; "per unit per step per sample"
 means divided by ``T * B * units`` (pooled over the given layers); "per sample" means summed over
-time and layers and divided by B. Op counters are the ``count_ops`` maps of connection layers
-(see :class:`spikeenergy.record.LayerActivity`): linear in their argument.
+time and layers and divided by B. Operation counts live in :mod:`spikeenergy.energy.ledger`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-
-OpCounter = Callable[[Tensor], Tensor]
 
 
 def _require(tensors: Sequence[Tensor], what: str) -> None:
@@ -42,28 +39,3 @@ def spikes_per_sample(spikes: Sequence[Tensor]) -> Tensor:
     """Total spikes per sample: sum over time, neurons and layers, divided by the batch size B."""
     _require(spikes, "spike tensors")
     return torch.stack([s.sum() / s.shape[1] for s in spikes]).sum()
-
-
-def synaptic_ops(inputs: Tensor, count_ops: OpCounter) -> Tensor:
-    """sum_i |a_i| * fan_out_i over all (T, B) entries: accumulates driven by presynaptic activity.
-
-    Exact for 0/1 spikes (the number of synaptic operations); for graded inputs it counts every
-    unit of |activity| as one op (event-count frames: one op per event per synapse).
-    """
-    return count_ops(inputs.abs())
-
-
-def nonzero_ops(inputs: Tensor, count_ops: OpCounter) -> Tensor:
-    """Exact count of ops of non-zero inputs (MACs) with the gradient of :func:`synaptic_ops`.
-
-    Forward value: sum_i [a_i != 0] * fan_out_i. Backward: straight-through, the gradient of
-    sum_i |a_i| * fan_out_i (the count itself is piecewise constant with zero gradient).
-    """
-    surrogate = count_ops(inputs.abs())
-    exact = count_ops((inputs != 0).to(inputs.dtype))
-    return surrogate + (exact - surrogate).detach()
-
-
-def dense_ops(inputs: Tensor, count_ops: OpCounter) -> Tensor:
-    """Ops if every input were active on every step (the layer's dense capacity), over (T, B)."""
-    return count_ops(torch.ones_like(inputs))

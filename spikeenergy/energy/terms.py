@@ -1,9 +1,12 @@
-"""Energy terms: frozen dataclasses over the pure kernels, ``term(record) -> scalar tensor``.
+"""Energy terms: frozen dataclasses over pure kernels, ``term(record) -> scalar tensor``.
 
-Terms are differentiable (use a recorder with ``keep_graph=True``) and compose:
-``0.5 * SpikeRate() + MembraneEnergy(p=2)`` is a :class:`WeightedSum`. Formulas, units and the
-normalization are documented in docs/energy.md. A term that finds none of the layers it needs in
-the record raises a ValueError naming the fix; it never returns 0 for "nothing recorded".
+:class:`Joules` is THE energy term: the ledger's energy per inference on a target, in pJ. The
+others are proxies or parts of it (spike rate, spike count, membrane, activity, synaptic events),
+kept as options and named as what they are. Terms are differentiable (use a recorder with
+``keep_graph=True``) and compose: ``0.5 * SpikeRate() + MembraneEnergy(p=2)`` is a
+:class:`WeightedSum`. Formulas, units and the normalization are documented in docs/energy.md. A
+term that finds none of the layers it needs in the record raises a ValueError naming the fix; it
+never returns 0 for "nothing recorded".
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 from spikeenergy.energy import kernels as K
+from spikeenergy.energy import ledger
+from spikeenergy.energy.cost_models import DEFAULT_TARGET, CostModel, get_cost_model
 from spikeenergy.record.activity import ActivityRecord, LayerActivity
 from spikeenergy.registry import Registry
 
@@ -54,11 +58,6 @@ def _field(
 def _check_p(p: float, term: str) -> None:
     if p not in (1, 2):
         raise ValueError(f"{term}: p={p} is not supported; use p=1 (absolute) or p=2 (squared)")
-
-
-def _check_pj(pj: float | None, term: str) -> None:
-    if pj is not None and not (math.isfinite(pj) and pj > 0):
-        raise ValueError(f"{term}: energy per op {pj} must be a positive number of pJ (or None)")
 
 
 class EnergyTerm(abc.ABC):
@@ -184,11 +183,12 @@ class ActivationEnergy(EnergyTerm):
 
 @dataclass(frozen=True)
 class ActivityEnergy(EnergyTerm):
-    """THE fair default: mean |activity|^p per unit per step per sample, spiking and dense alike.
+    """A PROXY, not energy: mean |activity|^p per unit per step per sample over neuron layers.
 
     Activity is the spikes of spiking layers and the post-nonlinearity activations of dense
-    layers, pooled over all such layers, so one lambda puts the same pressure on both model kinds.
-    For 0/1 spikes and p=1 this equals :class:`SpikeRate`.
+    layers, pooled over all such layers. For 0/1 spikes and p=1 this equals :class:`SpikeRate`;
+    for dense layers it is unbounded and scale-dependent and tied to no operation, so values of
+    spiking and dense nets are not comparable: use :class:`Joules` for energy.
     """
 
     p: int = 1
@@ -215,71 +215,113 @@ class ActivityEnergy(EnergyTerm):
         return K.mean_abs_power([t for a in sel if (t := act(a)) is not None], self.p)
 
 
+_SYNAPTIC_NEEDS = frozenset({"inputs"})
+_LEDGER_NEEDS = frozenset({"inputs", "spikes", "activations"})
+
+
+def _ledger_counts(
+    record: ActivityRecord,
+    layers: tuple[str, ...] | None,
+    policy: str,
+    weight_grad: bool,
+    term: str,
+) -> dict[str, Tensor]:
+    """Differentiable per-inference ledger counts of ``record`` (summed over layers)."""
+    try:
+        counts = ledger.count_record(
+            record,
+            policy,
+            layers=layers,
+            differentiable=True,
+            weight_grad=weight_grad,
+            dtype=None,
+        )
+    except ValueError as exc:
+        raise ValueError(f"{term}: {exc}") from None
+    return ledger.per_inference(counts, record.batch_size)
+
+
 @dataclass(frozen=True)
-class _OpsTerm(EnergyTerm):
-    pj_per_op: float | None = None
-    normalize: bool = False
+class SynapticOps(EnergyTerm):
+    """Effective synaptic events per inference: ledger ``acs + graded_events`` [events/sample].
+
+    Spikes x existing fan-out, plus |graded input| x existing fan-out (an event count k is k
+    events). An operation count, not energy: use :class:`Joules` for energy on a target.
+    """
+
     layers: tuple[str, ...] | None = None
+    policy: str = ledger.DEFAULT_POLICY
+    weight_grad: bool = False
 
     def __post_init__(self) -> None:
-        _check_pj(self.pj_per_op, type(self).__name__)
-        if self.normalize and self.pj_per_op is not None:
-            raise ValueError(
-                f"{type(self).__name__}: normalize=True gives a dimensionless fraction of the "
-                "dense op count; do not combine it with pj_per_op (choose one)"
-            )
+        ledger.check_policy(self.policy)
 
     @property
     def needs(self) -> frozenset[str]:
-        return frozenset({"inputs"})
-
-    def _ops(self, inputs: Tensor, count: K.OpCounter) -> Tensor:
-        raise NotImplementedError
+        return _SYNAPTIC_NEEDS
 
     def __call__(self, record: ActivityRecord) -> Tensor:
-        sel = _select(
-            record,
-            self.layers,
-            lambda a: a.is_connection,
-            type(self).__name__,
-            "connection layers (Linear/Conv/GRU with inputs, needs 'inputs')",
+        c = _ledger_counts(record, self.layers, self.policy, self.weight_grad, "SynapticOps")
+        if "acs" not in c:
+            raise ValueError(
+                "SynapticOps: the record has no connection layers (Linear/Conv/GRU with inputs, "
+                f"needs 'inputs'); recorded: {record!r}"
+            )
+        return c["acs"] + c["graded_events"]
+
+
+@dataclass(frozen=True)
+class Joules(EnergyTerm):
+    """THE energy term: expected energy per inference on a target, in pJ [pJ/inference].
+
+    Its value is exactly the ledger's ``energy_pj`` for the recorded batch on ``target``
+    (:meth:`CostModel.price` of :func:`spikeenergy.energy.ledger.count_record`), so
+    L = L_task + lam * Joules has lam in 1/pJ and the same lam means the same thing for spiking
+    and dense nets. Differentiable through spikes and activations (straight-through for graded
+    values) and, with ``weight_grad=True`` (default), through the existence of synapses: the
+    handle that lets training remove input-layer synapses (make the zeros real with pruning:
+    ``TrainConfig.prune_below``). On a dense (clocked) target the energy does not depend on
+    activity and the term has no gradient but through nothing: choose an event-driven target.
+    ``target``: a :class:`CostModel` or a built-in name.
+    """
+
+    target: CostModel | str = DEFAULT_TARGET
+    layers: tuple[str, ...] | None = None
+    policy: str = ledger.DEFAULT_POLICY
+    weight_grad: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.target, str):
+            object.__setattr__(self, "target", get_cost_model(self.target))
+        if not isinstance(self.target, CostModel):
+            raise TypeError(
+                f"Joules: target must be a CostModel or a built-in name, got "
+                f"{type(self.target).__name__}"
+            )
+        ledger.check_policy(self.policy)
+
+    def __repr__(self) -> str:
+        return (
+            f"Joules(target={self.cost_model.name!r}, layers={self.layers!r}, "
+            f"policy={self.policy!r}, weight_grad={self.weight_grad!r})"
         )
-        ops, cap = [], []
-        for a in sel:
-            assert a.inputs is not None and a.count_ops is not None
-            ops.append(self._ops(a.inputs, a.count_ops) / a.inputs.shape[1])  # per sample
-            if self.normalize:
-                cap.append(K.dense_ops(a.inputs, a.count_ops) / a.inputs.shape[1])
-        total = ops[0]
-        for v in ops[1:]:
-            total = total + v
-        if self.normalize:
-            return total / torch.stack(cap).sum()
-        return total * self.pj_per_op if self.pj_per_op is not None else total
 
+    @property
+    def cost_model(self) -> CostModel:
+        """The resolved target."""
+        assert isinstance(self.target, CostModel)
+        return self.target
 
-@dataclass(frozen=True)
-class SynapticOps(_OpsTerm):
-    """Synaptic operations per sample: sum over connections and time of |presynaptic| x fan-out.
+    @property
+    def needs(self) -> frozenset[str]:
+        return _LEDGER_NEEDS
 
-    [ops/sample]; x ``pj_per_op`` -> [pJ/sample]; ``normalize=True`` -> fraction of the dense op
-    count (ops / ops-if-every-input-were-1), dimensionless in [0, 1] for 0/1 spikes.
-    """
-
-    def _ops(self, inputs: Tensor, count: K.OpCounter) -> Tensor:
-        return K.synaptic_ops(inputs, count)
-
-
-@dataclass(frozen=True)
-class MACEnergy(_OpsTerm):
-    """Multiply-accumulates of non-zero inputs per sample: sum [a != 0] x fan-out [MACs/sample].
-
-    The value is the exact count; the gradient is that of |a| x fan-out (straight-through).
-    ``pj_per_op`` (pJ per MAC) and ``normalize`` as in :class:`SynapticOps`.
-    """
-
-    def _ops(self, inputs: Tensor, count: K.OpCounter) -> Tensor:
-        return K.nonzero_ops(inputs, count)
+    def __call__(self, record: ActivityRecord) -> Tensor:
+        c = _ledger_counts(record, self.layers, self.policy, self.weight_grad, "Joules")
+        pj = self.cost_model.price(c)["energy_pj"]
+        if not isinstance(pj, Tensor):  # no count applies: a constant 0 cannot happen silently
+            raise ValueError(f"Joules: nothing of the record is charged on {self.target}")
+        return pj
 
 
 #: name -> term class; ``ENERGY_TERMS.get("synops")(pj_per_op=0.9)``.
@@ -289,5 +331,5 @@ ENERGY_TERMS.add("spike-count", SpikeCount)
 ENERGY_TERMS.add("membrane", MembraneEnergy)
 ENERGY_TERMS.add("synops", SynapticOps)
 ENERGY_TERMS.add("activation", ActivationEnergy)
-ENERGY_TERMS.add("mac", MACEnergy)
 ENERGY_TERMS.add("activity", ActivityEnergy)
+ENERGY_TERMS.add("joules", Joules)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from spikeenergy.energy.cost_models import CostModel
+from spikeenergy.energy.ledger import DEFAULT_POLICY
 from spikeenergy.export.nir_export import export_nir
 from spikeenergy.export.tables import (
     file_sha256,
@@ -50,7 +51,7 @@ def measure_checkpoint(
     data_root: str | None = None,
     batch_size: int = 64,
     device: str | None = None,
-    policy: str = "neurobench",
+    policy: str = DEFAULT_POLICY,
     max_batches: int | None = None,
     progress: bool = False,
 ) -> tuple[Any, EnergyReport]:

@@ -13,18 +13,18 @@ from spikeenergy.metrics.base import (
     NotApplicableError,
     StaticMetric,
 )
-from spikeenergy.metrics.counting import POLICIES, ac_mask, effective_counter, split_ops
 from spikeenergy.metrics.meter import (
     ENERGY_COLUMNS,
     EnergyMeter,
     EnergyReport,
-    default_metrics,
+    default_static_metrics,
     measure,
     target_column,
 )
 from spikeenergy.metrics.static import ConnectionSparsity, Footprint, ParameterCount
 from spikeenergy.metrics.workload import (
     ActivationSparsity,
+    LedgerMetric,
     MembraneUpdates,
     NeuronUpdates,
     SpikeRate,
@@ -33,7 +33,6 @@ from spikeenergy.metrics.workload import (
 
 __all__ = [
     "ENERGY_COLUMNS",
-    "POLICIES",
     "TOTAL",
     "ActivationSparsity",
     "Column",
@@ -42,6 +41,7 @@ __all__ = [
     "EnergyReport",
     "Footprint",
     "LayerTable",
+    "LedgerMetric",
     "MembraneUpdates",
     "Metric",
     "NeuronUpdates",
@@ -50,10 +50,7 @@ __all__ = [
     "SpikeRate",
     "StaticMetric",
     "SynapticOperations",
-    "ac_mask",
-    "default_metrics",
-    "effective_counter",
+    "default_static_metrics",
     "measure",
-    "split_ops",
     "target_column",
 ]

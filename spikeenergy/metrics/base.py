@@ -90,20 +90,6 @@ class NotApplicableError(ValueError):
     """The model has none of the layers a metric measures (spike rate of a dense model)."""
 
 
-def batch_size(record: ActivityRecord) -> int:
-    """The batch size B of a record (axis 1 of every tensor); raises if layers disagree."""
-    sizes = set()
-    for a in record.values():
-        for t in (a.spikes, a.membrane, a.activations, a.inputs):
-            if t is not None:
-                sizes.add(int(t.shape[1]))
-    if not sizes:
-        raise ValueError(f"the record holds no tensors to measure; recorded: {record!r}")
-    if len(sizes) != 1:
-        raise ValueError(f"layers of one record disagree on the batch size: {sorted(sizes)}")
-    return sizes.pop()
-
-
 def require_updates(metric: _MetricBase, n: int) -> None:
     """Raise a clear error when ``compute`` is called before any ``update``."""
     if n == 0:

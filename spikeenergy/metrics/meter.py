@@ -8,9 +8,10 @@ beside the op counts that were charged (``energy_j[loihi]``, ``charged_acs[loihi
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,20 +19,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from spikeenergy.energy.cost_models import CostModel
+from spikeenergy.energy.cost_models import PRICED_COLUMNS, CostModel, in_joules
+from spikeenergy.energy.ledger import DEFAULT_POLICY, EnergyLedger, check_policy
 from spikeenergy.metrics.base import (
     TOTAL,
     Column,
     LayerTable,
-    Metric,
     NotApplicableError,
     StaticMetric,
-    batch_size,
 )
-from spikeenergy.metrics.counting import check_policy
 from spikeenergy.metrics.static import ConnectionSparsity, Footprint, ParameterCount
 from spikeenergy.metrics.workload import (
     ActivationSparsity,
+    LedgerMetric,
     MembraneUpdates,
     NeuronUpdates,
     SpikeRate,
@@ -41,18 +41,10 @@ from spikeenergy.record import ActivityRecord, ActivityRecorder
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "spikeenergy.energy-report/1"
+SCHEMA = "spikeenergy.energy-report/2"
 
-#: Columns added per target by :meth:`CostModel.energy` (name -> unit, description).
-ENERGY_COLUMNS: dict[str, tuple[str, str]] = {
-    "charged_acs": ("ACs/sample", "accumulates charged on the target"),
-    "charged_macs": ("MACs/sample", "multiply-accumulates charged on the target"),
-    "charged_neuron_updates": ("updates/sample", "neuron updates charged on the target"),
-    "synaptic_energy_j": ("J/inference", "energy of the charged synaptic ops"),
-    "neuron_energy_j": ("J/inference", "energy of the charged neuron updates"),
-    "memory_energy_j": ("J/inference", "energy of weight reads (targets with a memory figure)"),
-    "energy_j": ("J/inference", "synaptic + neuron + memory energy"),
-}
+#: Columns added per target (name -> unit per inference, description).
+ENERGY_COLUMNS: dict[str, tuple[str, str]] = PRICED_COLUMNS
 
 
 def target_column(column: str, target: str) -> str:
@@ -139,40 +131,44 @@ class EnergyReport:
         )
 
 
-def default_metrics(policy: str = "neurobench") -> list[Metric | StaticMetric]:
-    """The full metric set: NeuroBench's workload and static metrics plus spike rate."""
-    return [
-        ActivationSparsity(),
-        SpikeRate(),
-        SynapticOperations(policy),
-        MembraneUpdates(),
-        NeuronUpdates(),
-        ParameterCount(),
-        Footprint(),
-        ConnectionSparsity(),
-    ]
+#: Workload metrics read off the meter's one shared ledger (each counts nothing itself).
+LEDGER_METRICS: tuple[type[LedgerMetric], ...] = (
+    ActivationSparsity,
+    SpikeRate,
+    SynapticOperations,
+    NeuronUpdates,
+)
+
+
+def default_static_metrics() -> list[StaticMetric]:
+    """NeuroBench's static metrics: parameter count, footprint, connection sparsity."""
+    return [ParameterCount(), Footprint(), ConnectionSparsity()]
 
 
 class EnergyMeter:
-    """Collects metrics over batches and prices the counts on ``targets``.
+    """Collects the ledger and NeuroBench's metrics over batches; prices them on ``targets``.
 
-    Metrics that do not apply to a model (spike rate of a dense model) are left out of the
-    report, with a log message; errors of applicable metrics propagate.
+    One :class:`~spikeenergy.energy.EnergyLedger` counts every operation; the NeuroBench-named
+    workload metrics (:data:`LEDGER_METRICS`) are views of it, membrane updates and the static
+    metrics are measured beside it. Metrics that do not apply to a model (spike rate of a dense
+    model) are left out of the report with a log message; errors of applicable ones propagate.
     """
 
     def __init__(
         self,
         targets: Sequence[CostModel] = (),
-        metrics: Sequence[Metric | StaticMetric] | None = None,
-        policy: str = "neurobench",
+        policy: str = DEFAULT_POLICY,
+        static: Sequence[StaticMetric] | None = None,
+        membrane: bool = True,
     ) -> None:
         self.policy = check_policy(policy)
-        self.metrics = list(metrics) if metrics is not None else default_metrics(policy)
         self.targets = tuple(targets)
         names = [t.name for t in self.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate target names {names}")
-        self._samples = 0
+        self.static = list(static) if static is not None else default_static_metrics()
+        self.membrane = MembraneUpdates() if membrane else None
+        self.ledger = EnergyLedger(policy)
         self._order: dict[str, int] = {}  # layer name -> forward / module order
 
     def _remember_order(self, names: Iterable[str]) -> None:
@@ -181,84 +177,83 @@ class EnergyMeter:
 
     @property
     def needs(self) -> frozenset[str]:
-        """Union of what the workload metrics read (for ``ActivityRecorder(needs=...)``)."""
-        return frozenset().union(*(m.needs for m in self.metrics if isinstance(m, Metric)))
+        """What the recorder must capture (``ActivityRecorder(needs=...)``)."""
+        needs = {"inputs", "spikes", "activations"}
+        if self.membrane is not None:
+            needs.add("membrane")
+        return frozenset(needs)
 
     def reset(self) -> None:
-        """Reset every metric."""
-        for m in self.metrics:
+        """Forget everything measured."""
+        self.ledger.reset()
+        for m in self.static:
             m.reset()
-        self._samples = 0
+        if self.membrane is not None:
+            self.membrane.reset()
         self._order = {}
 
     def update(self, record: ActivityRecord) -> None:
-        """Feed one batch of recorded activity to every workload metric."""
-        for m in self.metrics:
-            if isinstance(m, Metric):
-                m.update(record)
-        self._samples += _record_batch(record)
+        """Feed one batch of recorded activity to the ledger (and membrane updates)."""
+        self.ledger.update(record)
+        if self.membrane is not None:
+            self.membrane.update(record)
         self._remember_order(record)
 
     def update_model(self, model: nn.Module) -> None:
         """Feed the model to every static metric."""
-        for m in self.metrics:
-            if isinstance(m, StaticMetric):
-                m.update(model)
+        for m in self.static:
+            m.update(model)
         self._remember_order(n for n, _ in model.named_modules() if n)
 
+    def _tables(self) -> list[tuple[tuple[Column, ...], Callable[[], LayerTable]]]:
+        out: list[tuple[tuple[Column, ...], Callable[[], LayerTable]]] = [
+            (cls.columns, functools.partial(cls.table, self.ledger)) for cls in LEDGER_METRICS
+        ]
+        if self.membrane is not None:
+            out.append((self.membrane.columns, self.membrane.compute))
+        out.extend((m.columns, m.compute) for m in self.static)
+        return out
+
     def compute(self) -> EnergyReport:
-        """Merge every metric's table and add the per-target energy columns."""
+        """Merge the metric tables and add the per-target energy columns."""
+        if self.ledger.samples == 0:
+            raise ValueError("EnergyMeter.compute() called before any update()")
         rows: LayerTable = {}
         columns: dict[str, dict[str, Any]] = {}
-        for m in self.metrics:
+        for cols, compute in self._tables():
             try:
-                table = m.compute()
+                table = compute()
             except NotApplicableError as exc:
-                log.info("skipping %s: %s", type(m).__name__, exc)
+                log.info("skipping: %s", exc)
                 continue
-            for c in m.columns:
-                columns[c.name] = _column_dict(c)
+            for c in cols:
+                columns[c.name] = c.to_dict()
             for layer, row in table.items():
-                if layer != TOTAL:
-                    rows.setdefault(layer, {}).update(row)
-            rows.setdefault(TOTAL, {})
-            rows[TOTAL].update(table[TOTAL])
+                rows.setdefault(layer, {}).update(row)
         total = rows.pop(TOTAL, {})
         big = len(self._order)
         rows = {n: rows[n] for n in sorted(rows, key=lambda n: self._order.get(n, big))}
         rows[TOTAL] = total  # layers in forward order, "total" last
+        counts = self.ledger.counts()
+        counts[TOTAL] = self.ledger.total()
         for t in self.targets:
             for col, (unit, desc) in ENERGY_COLUMNS.items():
                 columns[target_column(col, t.name)] = {
                     "name": target_column(col, t.name),
-                    "unit": unit,
+                    "unit": f"{unit}/inference",
                     "higher_is_better": False,
-                    "description": f"{desc} ({t.name}, charges {t.charges} ops)",
+                    "description": f"{desc} ({t.name}: charges {t.charges} ops, memory {t.memory})",
                 }
-            for row in rows.values():
-                if not _has_work(row):
-                    continue
-                for col, v in t.energy(row).items():
-                    row[target_column(col, t.name)] = v
+            for layer, layer_counts in counts.items():
+                for col, v in in_joules(t.price(layer_counts)).items():
+                    rows.setdefault(layer, {})[target_column(col, t.name)] = v
         return EnergyReport(
             rows=rows,
             columns=columns,
-            samples=self._samples,
+            samples=self.ledger.samples,
             policy=self.policy,
             targets=tuple(t.to_dict() for t in self.targets),
         )
-
-
-def _column_dict(c: Column) -> dict[str, Any]:
-    return c.to_dict()
-
-
-def _has_work(row: Mapping[str, float]) -> bool:
-    return any(k in row for k in ("effective_acs", "dense_ops", "neuron_updates"))
-
-
-def _record_batch(record: ActivityRecord) -> int:
-    return batch_size(record)
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -273,8 +268,7 @@ def measure(
     targets: Sequence[CostModel] = (),
     *,
     device: str | torch.device | None = None,
-    policy: str = "neurobench",
-    metrics: Sequence[Metric | StaticMetric] | None = None,
+    policy: str = DEFAULT_POLICY,
     max_batches: int | None = None,
     progress: bool = False,
 ) -> EnergyReport:
@@ -287,7 +281,7 @@ def measure(
         raise ValueError(f"max_batches={max_batches} must be >= 1 (or None for all)")
     dev = torch.device(device) if device is not None else _model_device(model)
     net = model if dev == _model_device(model) else copy.deepcopy(model).to(dev)
-    meter = EnergyMeter(targets, metrics, policy)
+    meter = EnergyMeter(targets, policy)
     meter.update_model(net)
     was_training = net.training
     net.eval()

@@ -1,7 +1,9 @@
 """Workload metrics over recorded activity, per layer and in total, NeuroBench definitions.
 
-All accumulate Python-float sums per layer in ``update`` and divide once in ``compute``;
-counts are reported per sample (divided by the number of samples seen).
+The counting metrics are views of the energy ledger (:mod:`spikeenergy.energy.ledger`), the one
+place that counts operations: each accumulates an :class:`~spikeenergy.energy.EnergyLedger` in
+``update`` and reads its per-inference counts in ``compute``. Membrane updates (NeuroBench's
+``MembraneUpdates``, a change count that no target prices) are counted here.
 """
 
 from __future__ import annotations
@@ -11,55 +13,59 @@ from typing import ClassVar
 
 import torch
 
-from spikeenergy.energy import kernels as K
+from spikeenergy.energy.ledger import DEFAULT_POLICY, EnergyLedger, check_policy
 from spikeenergy.metrics.base import (
     TOTAL,
     Column,
     LayerTable,
     Metric,
     NotApplicableError,
-    batch_size,
     require_updates,
 )
-from spikeenergy.metrics.counting import check_policy, split_ops
-from spikeenergy.record import ActivityRecord, LayerActivity
+from spikeenergy.record import ActivityRecord
 
 
-def _activity(a: LayerActivity) -> torch.Tensor | None:
-    """Output activity of a neuron layer: spikes (spiking) or post-nonlinearity activations."""
-    if a.kind == "spiking":
-        return a.spikes
-    if a.kind == "dense":
-        return a.activations
-    return None
+class LedgerMetric(Metric):
+    """A metric whose numbers are read off an energy ledger."""
 
-
-class _SumMetric(Metric):
-    """Per-layer dictionaries of running sums plus the number of samples seen."""
+    def __init__(self, policy: str = DEFAULT_POLICY) -> None:
+        self.policy = check_policy(policy)
+        super().__init__()
 
     def reset(self) -> None:
-        self._sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        self._samples = 0
+        self._ledger = EnergyLedger(self.policy)
 
-    def __getstate__(self) -> dict[str, object]:
-        # defaultdict with lambdas does not pickle: store plain dicts
-        state = dict(self.__dict__)
-        state["_sums"] = {k: dict(v) for k, v in self._sums.items()}
-        return state
+    def update(self, record: ActivityRecord) -> None:
+        """Add one batch of recorded activity to the ledger."""
+        self._ledger.update(record)
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        sums = state.pop("_sums")
-        self.__dict__.update(state)
-        self._sums = defaultdict(lambda: defaultdict(float))
-        assert isinstance(sums, dict)
-        for k, v in sums.items():
-            self._sums[k].update(v)
+    def compute(self) -> LayerTable:
+        """Per-layer and total values of everything accumulated since :meth:`reset`."""
+        require_updates(self, self._ledger.samples)
+        return self.table(self._ledger)
 
-    def _add(self, layer: str, key: str, value: float) -> None:
-        self._sums[layer][key] += value
+    @classmethod
+    def table(cls, ledger: EnergyLedger) -> LayerTable:
+        """This metric's table read off ``ledger`` (shared by :class:`EnergyMeter`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def _layers(cls, ledger: EnergyLedger, keep: str) -> list[str]:
+        def applies(name: str) -> bool:
+            info = ledger.info(name)
+            if keep == "connection":
+                return info.connection
+            if keep == "neuron":
+                return info.kind in ("spiking", "dense")
+            return info.kind == keep
+
+        names = [n for n in ledger.layers if applies(n)]
+        if not names:
+            raise NotApplicableError(f"{cls.__name__}: the model has no {keep} layers")
+        return names
 
 
-class ActivationSparsity(_SumMetric):
+class ActivationSparsity(LedgerMetric):
     """Fraction of zero outputs of neuron layers (spikes / activations), NeuroBench's definition.
 
     Total = 1 - (non-zero outputs of all layers) / (all outputs of all layers), pooled over
@@ -76,33 +82,20 @@ class ActivationSparsity(_SumMetric):
     )
     needs: ClassVar[frozenset[str]] = frozenset({"spikes", "activations"})
 
-    def update(self, record: ActivityRecord) -> None:
-        """Count zero and all outputs of every neuron layer of the batch."""
-        self._samples += batch_size(record)
-        for name, a in record.items():
-            t = _activity(a)
-            if t is None:
-                continue
-            self._add(name, "nonzero", float(torch.count_nonzero(t.detach())))
-            self._add(name, "numel", float(t.numel()))
-
-    def compute(self) -> LayerTable:
+    @classmethod
+    def table(cls, ledger: EnergyLedger) -> LayerTable:
         """Per-layer and pooled sparsity."""
-        require_updates(self, self._samples)
-        out: LayerTable = {}
-        nz = n = 0.0
-        for name, s in self._sums.items():
-            out[name] = {"activation_sparsity": 1.0 - s["nonzero"] / s["numel"]}
-            nz, n = nz + s["nonzero"], n + s["numel"]
-        if n == 0:
-            raise NotApplicableError(
-                "ActivationSparsity: the model has no spiking or dense neuron layers"
-            )
-        out[TOTAL] = {"activation_sparsity": 1.0 - nz / n}
+        names = cls._layers(ledger, "neuron")
+        c = ledger.counts()
+        out: LayerTable = {
+            n: {"activation_sparsity": 1.0 - c[n]["active_updates"] / c[n]["neuron_updates"]}
+            for n in names
+        }
+        out[TOTAL] = {"activation_sparsity": ledger.rates()["activation_sparsity"]}
         return out
 
 
-class SpikeRate(_SumMetric):
+class SpikeRate(LedgerMetric):
     """Spikes per neuron per step and spikes per sample of spiking layers (and pooled)."""
 
     columns: ClassVar[tuple[Column, ...]] = (
@@ -110,50 +103,39 @@ class SpikeRate(_SumMetric):
             "spike_rate",
             "spikes/(neuron*step)",
             False,
-            "mean spike count per neuron per time step (pooled over layers for the total)",
+            "spikes / neuron updates of spiking layers (pooled over neurons for the total); a "
+            "proxy of activity, not energy",
         ),
         Column("spikes_per_sample", "spikes/sample", False, "spikes per sample, summed over time"),
     )
     needs: ClassVar[frozenset[str]] = frozenset({"spikes"})
 
-    def update(self, record: ActivityRecord) -> None:
-        """Add the spike count and the neuron-step count of every spiking layer."""
-        b = batch_size(record)
-        self._samples += b
-        for name, a in record.items():
-            if a.kind != "spiking" or a.spikes is None:
-                continue
-            s = a.spikes.detach().to(torch.float64)
-            self._add(name, "spikes", float(K.spikes_per_sample([s])) * b)
-            self._add(name, "numel", float(s.numel()))
-
-    def compute(self) -> LayerTable:
+    @classmethod
+    def table(cls, ledger: EnergyLedger) -> LayerTable:
         """Per-layer and pooled rates; spikes per sample."""
-        require_updates(self, self._samples)
-        if not self._sums:
-            raise NotApplicableError(
-                "SpikeRate: the model has no spiking layers (it is a dense model)"
-            )
-        out: LayerTable = {}
-        spikes = numel = 0.0
-        for name, s in self._sums.items():
-            out[name] = {
-                "spike_rate": s["spikes"] / s["numel"],
-                "spikes_per_sample": s["spikes"] / self._samples,
+        names = cls._layers(ledger, "spiking")
+        c = ledger.counts()
+        out: LayerTable = {
+            n: {
+                "spike_rate": c[n]["spikes"] / c[n]["neuron_updates"],
+                "spikes_per_sample": c[n]["spikes"],
             }
-            spikes, numel = spikes + s["spikes"], numel + s["numel"]
-        out[TOTAL] = {"spike_rate": spikes / numel, "spikes_per_sample": spikes / self._samples}
+            for n in names
+        }
+        spikes = sum(c[n]["spikes"] for n in names)
+        updates = sum(c[n]["neuron_updates"] for n in names)
+        out[TOTAL] = {"spike_rate": spikes / updates, "spikes_per_sample": spikes}
         return out
 
 
-class SynapticOperations(_SumMetric):
-    """Synaptic operations per sample of every weight layer, split as NeuroBench does.
+class SynapticOperations(LedgerMetric):
+    """Synaptic operations per sample of every weight layer, as NeuroBench counts them.
 
     ``effective_acs`` / ``effective_macs`` (NeuroBench ``Effective_ACs`` / ``Effective_MACs``),
-    ``dense_ops`` (NeuroBench ``Dense``) split into ``dense_acs`` / ``dense_macs`` by the same
-    AC/MAC rule, and ``synops`` (|input| x fan-out, the training term's value). ``policy``
-    chooses how event-count inputs (values > 1) are charged; see
-    :data:`spikeenergy.metrics.counting.POLICIES`.
+    ``dense_ops`` (NeuroBench ``Dense``) and ``graded_events`` (|graded input| x existing fan-out:
+    what a binary-spike chip receives). ``policy`` decides how a call is split into binary and
+    graded inputs: see :data:`spikeenergy.energy.ledger.POLICIES` ("neurobench" for NeuroBench's
+    exact per-call rule).
     """
 
     columns: ClassVar[tuple[Column, ...]] = (
@@ -161,54 +143,70 @@ class SynapticOperations(_SumMetric):
             "effective_acs",
             "ACs/sample",
             False,
-            "accumulates with non-zero input and weight, in calls with inputs in {-1,0,1}",
+            "accumulates: binary inputs with non-zero input and weight",
         ),
         Column(
             "effective_macs",
             "MACs/sample",
             False,
-            "multiply-accumulates with non-zero input and weight, in calls with graded input",
+            "multiply-accumulates: graded inputs with non-zero input and weight",
         ),
-        Column("dense_acs", "ops/sample", False, "all synapses of AC calls (zeros included)"),
-        Column("dense_macs", "ops/sample", False, "all synapses of MAC calls (zeros included)"),
+        Column(
+            "graded_events",
+            "events/sample",
+            False,
+            "|graded input| x existing fan-out (binary spikes to deliver an event count)",
+        ),
         Column("dense_ops", "ops/sample", False, "all synapses of all calls (NeuroBench Dense)"),
-        Column("synops", "ops/sample", False, "|input| x fan-out (the SynapticOps energy term)"),
     )
     needs: ClassVar[frozenset[str]] = frozenset({"inputs"})
-    _KEYS = ("effective_acs", "effective_macs", "dense_acs", "dense_macs", "dense_ops", "synops")
-
-    def __init__(self, policy: str = "neurobench") -> None:
-        self.policy = check_policy(policy)
-        super().__init__()
+    _MAP = (
+        ("effective_acs", "acs"),
+        ("effective_macs", "macs"),
+        ("graded_events", "graded_events"),
+        ("dense_ops", "dense_ops"),
+    )
 
     def __repr__(self) -> str:
         return f"SynapticOperations(policy={self.policy!r})"
 
-    def update(self, record: ActivityRecord) -> None:
-        """Count the ops of every connection layer of the batch."""
-        self._samples += batch_size(record)
-        for a in record.connections():
-            for k, v in split_ops(a, self.policy).items():
-                self._add(a.name, k, v)
-
-    def compute(self) -> LayerTable:
+    @classmethod
+    def table(cls, ledger: EnergyLedger) -> LayerTable:
         """Per-layer and total ops per sample."""
-        require_updates(self, self._samples)
-        if not self._sums:
-            raise NotApplicableError(
-                "SynapticOperations: no connection layers (Linear/Conv/GRU) recorded"
-            )
-        out: LayerTable = {}
-        total = dict.fromkeys(self._KEYS, 0.0)
-        for name, s in self._sums.items():
-            out[name] = {k: s[k] / self._samples for k in self._KEYS}
-            for k in self._KEYS:
-                total[k] += s[k]
-        out[TOTAL] = {k: v / self._samples for k, v in total.items()}
+        names = cls._layers(ledger, "connection")
+        c = ledger.counts()
+        out: LayerTable = {n: {col: c[n][k] for col, k in cls._MAP} for n in names}
+        out[TOTAL] = {col: sum(c[n][k] for n in names) for col, k in cls._MAP}
         return out
 
 
-class MembraneUpdates(_SumMetric):
+class NeuronUpdates(LedgerMetric):
+    """Neurons per layer and neuron (unit) updates per sample: every unit on every step it ran.
+
+    This is what clocked neuromorphic chips (Loihi, SpiNNaker) charge per time step, and what a
+    CPU/GPU computes for dense units; it counts spiking neurons and dense nonlinearity units.
+    ``active_updates`` are the updates whose neuron fired (non-zero output).
+    """
+
+    columns: ClassVar[tuple[Column, ...]] = (
+        Column("neuron_updates", "updates/sample", False, "neurons x steps the layer ran"),
+        Column("active_updates", "updates/sample", False, "updates with a non-zero output"),
+        Column("state_words", "words/sample", False, "updates x state words per neuron"),
+    )
+    needs: ClassVar[frozenset[str]] = frozenset({"spikes", "activations"})
+
+    @classmethod
+    def table(cls, ledger: EnergyLedger) -> LayerTable:
+        """Per-layer and total updates per sample."""
+        names = cls._layers(ledger, "neuron")
+        c = ledger.counts()
+        keys = ("neuron_updates", "active_updates", "state_words")
+        out: LayerTable = {n: {k: c[n][k] for k in keys} for n in names}
+        out[TOTAL] = {k: sum(c[n][k] for n in names) for k in keys}
+        return out
+
+
+class MembraneUpdates(Metric):
     """Membrane potential updates per sample of spiking layers, NeuroBench's definition.
 
     Per layer and sample: every neuron at the first step, then every neuron whose membrane
@@ -226,15 +224,30 @@ class MembraneUpdates(_SumMetric):
     )
     needs: ClassVar[frozenset[str]] = frozenset({"membrane"})
 
+    def reset(self) -> None:
+        self._sums: dict[str, float] = defaultdict(float)
+        self._samples = 0
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["_sums"] = dict(self._sums)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        sums = state.pop("_sums")
+        self.__dict__.update(state)
+        assert isinstance(sums, dict)
+        self._sums = defaultdict(float, sums)
+
     def update(self, record: ActivityRecord) -> None:
         """Count membrane changes of every spiking layer of the batch."""
-        self._samples += batch_size(record)
+        self._samples += record.batch_size
         for name, a in record.items():
             if a.kind != "spiking" or a.membrane is None:
                 continue
             v = a.membrane.detach()  # (T, B, ...)
             n = float(v[0].numel()) + float(torch.count_nonzero(v[1:] - v[:-1]))
-            self._add(name, "updates", n)
+            self._sums[name] += n
 
     def compute(self) -> LayerTable:
         """Per-layer and total membrane updates per sample."""
@@ -244,50 +257,7 @@ class MembraneUpdates(_SumMetric):
                 "MembraneUpdates: the model has no spiking layers (dense model)"
             )
         out: LayerTable = {
-            n: {"membrane_updates": s["updates"] / self._samples} for n, s in self._sums.items()
+            n: {"membrane_updates": s / self._samples} for n, s in self._sums.items()
         }
-        out[TOTAL] = {
-            "membrane_updates": sum(s["updates"] for s in self._sums.values()) / self._samples
-        }
-        return out
-
-
-class NeuronUpdates(_SumMetric):
-    """Neurons per layer and neuron (unit) updates per sample: every unit on every step it ran.
-
-    This is what clocked neuromorphic chips (Loihi, SpiNNaker) charge per time step, and what a
-    CPU/GPU computes for dense units; it counts spiking neurons and dense nonlinearity units.
-    """
-
-    columns: ClassVar[tuple[Column, ...]] = (
-        Column("neurons", "neurons", None, "neurons (units) per time step"),
-        Column("neuron_updates", "updates/sample", False, "neurons x steps the layer ran"),
-    )
-    needs: ClassVar[frozenset[str]] = frozenset({"spikes", "activations"})
-
-    def update(self, record: ActivityRecord) -> None:
-        """Add the neuron-step count of every neuron layer of the batch."""
-        self._samples += batch_size(record)
-        for name, a in record.items():
-            t = _activity(a)
-            if t is None:
-                continue
-            self._sums[name]["neurons"] = float(t[0, 0].numel())
-            self._add(name, "numel", float(t.numel()))
-
-    def compute(self) -> LayerTable:
-        """Per-layer and total neurons and updates per sample."""
-        require_updates(self, self._samples)
-        if not self._sums:
-            raise NotApplicableError(
-                "NeuronUpdates: the model has no spiking or dense neuron layers"
-            )
-        out: LayerTable = {
-            n: {"neurons": s["neurons"], "neuron_updates": s["numel"] / self._samples}
-            for n, s in self._sums.items()
-        }
-        out[TOTAL] = {
-            "neurons": sum(s["neurons"] for s in self._sums.values()),
-            "neuron_updates": sum(s["numel"] for s in self._sums.values()) / self._samples,
-        }
+        out[TOTAL] = {"membrane_updates": sum(self._sums.values()) / self._samples}
         return out

@@ -216,11 +216,7 @@ def backprop_method(spec: ModelSpec, steps: int = 60, lr: float = 3e-3, batch: i
         res = fit(model, train, None, cfg, progress=False)
         train_time = time.perf_counter() - t0
         ev = evaluate(model, _TensorFrames(d.x_test, d.y_test), _zero_energy(), cfg)
-        if spec.is_spiking:
-            updates = d.x_test.shape[0] * sum(spec.hidden)  # T x spiking units per sample
-            fwd = OpCounts(acs=ev["synops_per_sample"], neuron_updates=float(updates))
-        else:
-            fwd = OpCounts(macs=ev["dense_ops_per_sample"])
+        fwd = OpCounts.from_ledger(ev["ledger"].total())  # the energy ledger, per test sample
         # backprop training: forward + backward (about 2 x forward) per sample and epoch
         train_ops = fwd.scaled(3.0 * n * res.efficiency["epochs"])
         return MethodResult(ev["accuracy"], train_time, train_ops, fwd, True)
@@ -284,6 +280,12 @@ def run_reduced_data(
 ) -> pd.DataFrame:
     """Every method on ``draws`` seeded draws of each size; one row per (size, draw, method)."""
     cost = get_cost_model(target) if isinstance(target, str) else target
+    if cost.event_driven and cost.graded_mode != "mac":
+        raise ValueError(
+            f"target {cost.name!r} executes graded inputs as {cost.graded_mode!r}, but the "
+            "one-pass methods count multiply-accumulates of graded features; price them on a "
+            "target with a MAC figure (e.g. cmos45) or a dense target"
+        )
     dev = torch.device(device)
     rows = []
     for k in sizes:
@@ -317,14 +319,8 @@ def run_reduced_data(
                     "infer_acs": res.infer_ops.acs,
                     "infer_macs": res.infer_ops.macs,
                     "infer_neuron_updates": res.infer_ops.neuron_updates,
-                    "train_energy_uj": cost.energy_pj(
-                        res.train_ops.acs, res.train_ops.macs, res.train_ops.neuron_updates
-                    )
-                    * 1e-6,
-                    "infer_energy_nj": cost.energy_pj(
-                        res.infer_ops.acs, res.infer_ops.macs, res.infer_ops.neuron_updates
-                    )
-                    * 1e-3,
+                    "train_energy_uj": cost.price(res.train_ops.as_counts())["energy_pj"] * 1e-6,
+                    "infer_energy_nj": cost.price(res.infer_ops.as_counts())["energy_pj"] * 1e-3,
                     "cost_target": cost.name,
                 }
                 rows.append(row)

@@ -36,6 +36,25 @@ class OpCounts:
         """All counts times ``factor`` (e.g. 1 / batch size for per-sample counts)."""
         return OpCounts(self.acs * factor, self.macs * factor, self.neuron_updates * factor)
 
+    @classmethod
+    def from_ledger(cls, total: dict[str, float]) -> OpCounts:
+        """The executed operations of a ledger's per-inference totals (graded inputs as MACs)."""
+        return cls(total["acs"], total["macs"], total["neuron_updates"])
+
+    def as_counts(self) -> dict[str, float]:
+        """Ledger count names, for :meth:`spikeenergy.energy.CostModel.price`.
+
+        These operations are executed ones (no zero input or weight among them), so on a dense
+        target they are also the dense operations.
+        """
+        return {
+            "acs": self.acs,
+            "macs": self.macs,
+            "dense_ops": self.acs + self.macs,
+            "neuron_updates": self.neuron_updates,
+            "state_words": self.neuron_updates,
+        }
+
 
 def _check_frames(x: Tensor) -> None:
     if x.dim() < 3:

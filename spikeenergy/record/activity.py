@@ -14,6 +14,28 @@ from torch import Tensor, nn
 
 KINDS = ("spiking", "dense", "connection")
 
+#: ``count(a, mask) -> scalar``: sum over presynaptic units i (and all (T, B) entries of ``a``) of
+#: ``a_i * sum_j mask[j <- i]``, where ``mask`` has the shape of the weight tensor. With
+#: ``mask = ones`` it counts every synapse (dense fan-out); with ``mask = (weight != 0)`` only the
+#: synapses that exist (effective fan-out). Linear in ``a`` and in ``mask`` (differentiable in
+#: both), exact at convolution borders, strides and groups.
+SynapseCounter = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True, eq=False)
+class Synapses:
+    """One weight tensor and the presynaptic activity that drove it during a recorded pass.
+
+    A Linear / Conv layer has one group (its ``weight``); an ``nn.GRU`` has two: input-to-hidden
+    (driven by the layer input) and hidden-to-hidden (``role="recurrent"``, driven by the hidden
+    state of the previous step, zero at the first step).
+    """
+
+    role: str
+    inputs: Tensor  # (T, B, *in) presynaptic activity
+    weight: Tensor  # the weight tensor; exact zeros are absent (pruned) synapses
+    count: SynapseCounter
+
 
 @dataclass(frozen=True, eq=False)
 class LayerActivity:
@@ -21,11 +43,12 @@ class LayerActivity:
 
     kind "spiking": ``spikes`` (and ``membrane``) of a spiking neuron layer;
     kind "dense": ``activations`` (post-nonlinearity) of a dense layer;
-    kind "connection": ``inputs`` of a weight layer (Linear / Conv) and ``count_ops``, a linear map
-    from an input-shaped tensor ``a`` of shape (T, B, *in) to sum_i a_i * fan_out_i, the number of
-    synaptic operations (accumulates / MACs) that activity ``a`` triggers, exact incl. conv borders.
+    kind "connection": ``inputs`` of a weight layer (Linear / Conv) and its ``synapses``.
     A layer that is both (``nn.GRU``: dense output, weighted input) has kind "dense" and also
-    ``inputs`` / ``count_ops``; connection terms use :attr:`is_connection`, not the kind.
+    ``inputs`` / ``synapses``; connection code uses :attr:`is_connection`, not the kind.
+    ``state_size``: state words a neuron of this layer reads and writes per update (1 for a
+    leaky neuron's membrane, 2 for a synaptic neuron's current and membrane, 1 for a dense unit's
+    output), used for memory traffic.
     """
 
     name: str
@@ -35,25 +58,28 @@ class LayerActivity:
     activations: Tensor | None = None
     inputs: Tensor | None = None
     module: nn.Module | None = None
-    count_ops: Callable[[Tensor], Tensor] | None = None
-    fan_out: int | None = None
+    synapses: tuple[Synapses, ...] = ()
+    state_size: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"LayerActivity kind={self.kind!r}; use one of {', '.join(KINDS)}")
+        if self.state_size < 0:
+            raise ValueError(f"LayerActivity state_size={self.state_size} must be >= 0")
 
     @property
     def is_connection(self) -> bool:
-        """True when this layer has recorded inputs and a synaptic-operation counter."""
-        return self.inputs is not None and self.count_ops is not None
+        """True when this layer has recorded synapse groups (weights driven by inputs)."""
+        return bool(self.synapses)
 
     @property
-    def units(self) -> int:
-        """Neurons/units per sample per step (spiking: spike tensor; dense: activation tensor)."""
-        t = self.spikes if self.kind == "spiking" else self.activations
-        if t is None:
-            raise ValueError(f"layer {self.name!r} recorded no spikes/activations")
-        return t[0, 0].numel()
+    def outputs(self) -> Tensor | None:
+        """The layer's output activity: spikes of a spiking layer, activations of a dense one."""
+        if self.kind == "spiking":
+            return self.spikes
+        if self.kind == "dense":
+            return self.activations
+        return None
 
 
 class ActivityRecord(Mapping[str, LayerActivity]):
@@ -78,6 +104,23 @@ class ActivityRecord(Mapping[str, LayerActivity]):
         body = ", ".join(f"{k}: {v.kind}" for k, v in self._layers.items())
         return f"ActivityRecord({body})"
 
+    @property
+    def batch_size(self) -> int:
+        """The batch size B (axis 1 of every recorded tensor); raises if layers disagree."""
+        sizes = set()
+        for a in self._layers.values():
+            for t in (a.spikes, a.membrane, a.activations, a.inputs):
+                if t is not None:
+                    sizes.add(int(t.shape[1]))
+        if not sizes:
+            raise ValueError(f"the record holds no tensors to measure; recorded: {self!r}")
+        if len(sizes) != 1:
+            raise ValueError(
+                f"layers of one record disagree on the batch size: {sorted(sizes)}; record "
+                "time-major (T, B, ...) tensors (see spikeenergy.record's time-axis options)"
+            )
+        return sizes.pop()
+
     def of_kind(self, kind: str) -> list[LayerActivity]:
         """Layers of one kind ("spiking", "dense", "connection"), in order."""
         if kind not in KINDS:
@@ -93,5 +136,5 @@ class ActivityRecord(Mapping[str, LayerActivity]):
         return self.of_kind("dense")
 
     def connections(self) -> list[LayerActivity]:
-        """Layers with recorded inputs and a synaptic-operation counter (Linear, Conv, GRU)."""
+        """Layers with recorded synapse groups (Linear, Conv, GRU)."""
         return [a for a in self._layers.values() if a.is_connection]

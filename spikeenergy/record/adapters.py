@@ -2,13 +2,17 @@
 
 One row per module family (snnTorch neuron, Norse cell, nn.Linear, nn.Conv*, nn.GRU, dense
 nonlinearities): how to recognise it, its kind, what to capture from a forward call
-``(module, args, output)`` and, for weight layers, how to count the synaptic operations its
-inputs trigger. To support a new module, add one row to :data:`ADAPTERS`.
+``(module, args, output)``, for weight layers its synapse groups (weights and the activity that
+drives them, see :class:`~spikeenergy.record.activity.Synapses`), and for neuron layers how many
+state words a neuron reads and writes per update. To support a new module, add one row to
+:data:`ADAPTERS`. Framework checks never import a framework: a module can only be an snnTorch or
+Norse module if that library was imported already.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from spikeenergy.record.activity import Synapses
+
 Capture = Callable[[nn.Module, tuple[Any, ...], Any], dict[str, Tensor]]
-CounterFactory = Callable[[nn.Module], Callable[[Tensor], Tensor]]
+SynapseFactory = Callable[[nn.Module, dict[str, Tensor]], tuple[Synapses, ...]]
+
+
+def _one(m: nn.Module) -> int:
+    return 1
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,8 @@ class ModuleAdapter:
     ``fields`` are the activity fields ``capture`` can return ("spikes", "membrane",
     "activations", "inputs"). ``sequence=True``: the module is called once per forward with its
     own leading time axis (nn.GRU); otherwise it is called once per step and calls are stacked.
+    ``synapses(module, fields)`` returns a weight layer's synapse groups; ``state_size(module)``
+    the state words per neuron update (memory traffic).
     """
 
     name: str
@@ -36,23 +48,40 @@ class ModuleAdapter:
     fields: frozenset[str]
     capture: Capture
     sequence: bool = False
-    counter: CounterFactory | None = None
-    fan_out: Callable[[nn.Module], int | None] | None = None
+    synapses: SynapseFactory | None = None
+    #: what ``synapses`` reads from the captured fields (recorded whenever "inputs" is needed)
+    synapse_fields: frozenset[str] = frozenset({"inputs"})
+    state_size: Callable[[nn.Module], int] = _one
 
 
 # --------------------------------------------------------------------------- matchers
 
 
 def _is_snntorch_neuron(m: nn.Module) -> bool:
+    if "snntorch" not in sys.modules:
+        return False
     from snntorch import SpikingNeuron
 
     return isinstance(m, SpikingNeuron)
 
 
 def _is_norse_cell(m: nn.Module) -> bool:
+    if "norse" not in sys.modules:
+        return False
     from norse.torch.module.snn import SNNCell
 
     return isinstance(m, SNNCell)
+
+
+def _snntorch_state_size(m: nn.Module) -> int:
+    # state variables per neuron: Leaky/RLeaky mem; Synaptic/RSynaptic syn + mem;
+    # Alpha syn_exc + syn_inh + mem
+    return {"Synaptic": 2, "RSynaptic": 2, "Alpha": 3}.get(type(m).__name__, 1)
+
+
+def _norse_state_size(m: nn.Module) -> int:
+    # LIFBoxCell: v; LIFCell: v and i (the state NamedTuple's fields)
+    return {"LIFCell": 2, "LIFBoxCell": 1}.get(type(m).__name__, 1)
 
 
 def _isa(*types: type) -> Callable[[nn.Module], bool]:
@@ -103,61 +132,62 @@ def _cap_gru(m: nn.Module, args: tuple[Any, ...], out: Any) -> dict[str, Tensor]
         raise TypeError("the recorder supports nn.GRU on padded tensors, not PackedSequence")
     if getattr(m, "batch_first", False):
         x, y = x.transpose(0, 1), y.transpose(0, 1)  # to time-major
-    return {"inputs": x, "activations": y}
+    got = {"inputs": x, "activations": y}
+    if len(args) > 1 and isinstance(args[1], Tensor):
+        got["initial_state"] = args[1]  # (1, B, H) hx; None means zeros
+    return got
 
 
-# --------------------------------------------------------------------------- op counters
+# --------------------------------------------------------------------------- synapse counters
 
 
-def _linear_ops(out_features: int, a: Tensor) -> Tensor:
-    # every input element drives out_features synapses
-    return a.sum() * out_features
+def _linear_count(a: Tensor, mask: Tensor) -> Tensor:
+    # sum_i a_i * (synapses input i drives) = sum_i (sum over (T, B) of a_i) * sum_j mask[j, i]
+    return (a.reshape(-1, a.shape[-1]).sum(0) * mask.sum(0).to(a.dtype)).sum()
 
 
-def _conv_ops(conv: nn.Conv1d | nn.Conv2d, dims: int, a: Tensor) -> Tensor:
-    # sum_i a_i * fan_out_i = sum over outputs of conv(a, ones): exact at borders, strides, groups.
+def _conv_count(conv: nn.Conv1d | nn.Conv2d, dims: int, a: Tensor, mask: Tensor) -> Tensor:
+    # sum_i a_i * fan_out_i = sum over outputs of conv(a, mask): exact at borders, strides, groups.
     # By linearity, summing over (T, B) first costs a single convolution of one image.
     a1 = a.reshape(-1, *a.shape[-(dims + 1) :]).sum(0, keepdim=True)  # (1, C, *spatial)
-    ones = torch.ones(conv.weight.shape, dtype=a.dtype, device=a.device)
     fn = F.conv1d if dims == 1 else F.conv2d
-    y = fn(a1, ones, None, conv.stride, conv.padding, conv.dilation, conv.groups)
+    y = fn(a1, mask.to(a.dtype), None, conv.stride, conv.padding, conv.dilation, conv.groups)
     return y.sum()
 
 
-def _linear_counter(m: nn.Module) -> Callable[[Tensor], Tensor]:
+def _linear_synapses(m: nn.Module, data: dict[str, Tensor]) -> tuple[Synapses, ...]:
     assert isinstance(m, nn.Linear)
-    return functools.partial(_linear_ops, m.out_features)
+    return (Synapses("input", data["inputs"], m.weight, _linear_count),)
 
 
-def _conv_counter(dims: int) -> CounterFactory:
-    def factory(m: nn.Module) -> Callable[[Tensor], Tensor]:
-        if getattr(m, "padding_mode", "zeros") != "zeros":
+def _conv_synapses(dims: int) -> SynapseFactory:
+    def factory(m: nn.Module, data: dict[str, Tensor]) -> tuple[Synapses, ...]:
+        assert isinstance(m, nn.Conv1d | nn.Conv2d)
+        if m.padding_mode != "zeros":
             raise ValueError(
                 f"synaptic-op counting supports zero padding only, got padding_mode="
                 f"{m.padding_mode!r} in {m}; build the conv with padding_mode='zeros'"
             )
-        assert isinstance(m, nn.Conv1d | nn.Conv2d)
-        return functools.partial(_conv_ops, m, dims)
+        count = functools.partial(_conv_count, m, dims)
+        return (Synapses("input", data["inputs"], m.weight, count),)
 
     return factory
 
 
-def _gru_counter(m: nn.Module) -> Callable[[Tensor], Tensor]:
+def _gru_synapses(m: nn.Module, data: dict[str, Tensor]) -> tuple[Synapses, ...]:
     assert isinstance(m, nn.GRU)
     if m.num_layers != 1 or m.bidirectional:
         raise ValueError("op counting supports single-layer unidirectional nn.GRU; stack modules")
-    # input-to-hidden weights only: each input element drives 3 * hidden_size gate synapses
-    return functools.partial(_linear_ops, 3 * m.hidden_size)
-
-
-def _linear_fan_out(m: nn.Module) -> int:
-    assert isinstance(m, nn.Linear)
-    return m.out_features
-
-
-def _gru_fan_out(m: nn.Module) -> int:
-    assert isinstance(m, nn.GRU)
-    return 3 * m.hidden_size
+    h = data["activations"]  # (T, B, H): h[t]
+    h0 = data.get("initial_state")
+    first = torch.zeros_like(h[:1]) if h0 is None else h0.reshape(1, *h.shape[1:])
+    h_prev = torch.cat([first, h[:-1]], 0)  # (T, B, H): h[t - 1], h[-1] = initial state
+    w_ih: Tensor = m.weight_ih_l0  # type: ignore[assignment]  # (3H, in)
+    w_hh: Tensor = m.weight_hh_l0  # type: ignore[assignment]  # (3H, H)
+    return (
+        Synapses("input", data["inputs"], w_ih, _linear_count),
+        Synapses("recurrent", h_prev, w_hh, _linear_count),
+    )
 
 
 # --------------------------------------------------------------------------- the table
@@ -166,17 +196,28 @@ _SPIKING_FIELDS = frozenset({"spikes", "membrane"})
 
 ADAPTERS: tuple[ModuleAdapter, ...] = (
     ModuleAdapter(
-        "snntorch-neuron", _is_snntorch_neuron, "spiking", _SPIKING_FIELDS, _cap_snntorch
+        "snntorch-neuron",
+        _is_snntorch_neuron,
+        "spiking",
+        _SPIKING_FIELDS,
+        _cap_snntorch,
+        state_size=_snntorch_state_size,
     ),
-    ModuleAdapter("norse-cell", _is_norse_cell, "spiking", _SPIKING_FIELDS, _cap_norse),
+    ModuleAdapter(
+        "norse-cell",
+        _is_norse_cell,
+        "spiking",
+        _SPIKING_FIELDS,
+        _cap_norse,
+        state_size=_norse_state_size,
+    ),
     ModuleAdapter(
         "linear",
         _isa(nn.Linear),
         "connection",
         frozenset({"inputs"}),
         _cap_input,
-        counter=_linear_counter,
-        fan_out=_linear_fan_out,
+        synapses=_linear_synapses,
     ),
     ModuleAdapter(
         "conv1d",
@@ -184,7 +225,7 @@ ADAPTERS: tuple[ModuleAdapter, ...] = (
         "connection",
         frozenset({"inputs"}),
         _cap_input,
-        counter=_conv_counter(1),
+        synapses=_conv_synapses(1),
     ),
     ModuleAdapter(
         "conv2d",
@@ -192,7 +233,7 @@ ADAPTERS: tuple[ModuleAdapter, ...] = (
         "connection",
         frozenset({"inputs"}),
         _cap_input,
-        counter=_conv_counter(2),
+        synapses=_conv_synapses(2),
     ),
     ModuleAdapter(
         "gru",
@@ -201,8 +242,8 @@ ADAPTERS: tuple[ModuleAdapter, ...] = (
         frozenset({"inputs", "activations"}),
         _cap_gru,
         sequence=True,
-        counter=_gru_counter,
-        fan_out=_gru_fan_out,
+        synapses=_gru_synapses,
+        synapse_fields=frozenset({"inputs", "activations", "initial_state"}),
     ),
     ModuleAdapter(
         "dense-nonlinearity",

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
 from spikeenergy.models.fast.engine import SEQUENCE_AWARE
-from spikeenergy.record.activity import ActivityRecord, LayerActivity
+from spikeenergy.record.activity import ActivityRecord, LayerActivity, Synapses
 from spikeenergy.record.adapters import ModuleAdapter, adapter_for
 
 NEEDS = frozenset({"spikes", "membrane", "inputs", "activations"})
@@ -81,6 +81,8 @@ class ActivityRecorder:
                 fields = adapter.fields & self.needs
                 if not fields:
                     continue
+                if "inputs" in fields and adapter.synapses is not None:
+                    fields = fields | adapter.synapse_fields  # what its synapse groups read
                 slot = _Slot(name or type(module).__name__, module, adapter, fields)
                 self._slots.append(slot)
                 self._by_module[id(module)] = slot
@@ -123,6 +125,8 @@ class ActivityRecorder:
                     f"layer {slot.name!r} ran per step and as a sequence in one pass"
                 )
             for f in slot.fields:
+                if f not in captured:
+                    continue  # optional fields (a GRU's initial state) may be absent
                 t = captured[f]
                 if not self.keep_graph:
                     t = t.detach()
@@ -178,16 +182,16 @@ class ActivityRecorder:
                     data[f] = ts[0] if len(ts) == 1 else torch.cat(ts, 0)
                 else:
                     data[f] = torch.stack(ts, 0)  # (T, B, ...)
-            counter = None
-            if "inputs" in data and slot.adapter.counter is not None:
-                counter = slot.adapter.counter(slot.module)
-            fan_out = slot.adapter.fan_out(slot.module) if slot.adapter.fan_out else None
+            synapses: tuple[Synapses, ...] = ()
+            if "inputs" in data and slot.adapter.synapses is not None:
+                synapses = slot.adapter.synapses(slot.module, data)
+            data.pop("initial_state", None)
             layers[slot.name] = LayerActivity(
                 name=slot.name,
                 kind=slot.adapter.kind,
                 module=slot.module,
-                count_ops=counter,
-                fan_out=fan_out,
+                synapses=synapses,
+                state_size=slot.adapter.state_size(slot.module),
                 **data,
             )
         return ActivityRecord(layers)

@@ -16,7 +16,6 @@ starter is therefore never pruned merely for its accuracy.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -226,38 +225,6 @@ def pareto_mask(
 # --------------------------------------------------------------------- architecture objective
 
 
-def analytic_dense_macs(
-    candidate: Candidate, frame_shape: Sequence[int], steps: int, n_cls: int
-) -> float:
-    """MACs per sample of a dense MLP: sum of fan_in x fan_out per layer, x T in per-step mode."""
-    widths = [math.prod(frame_shape), *candidate.spec.hidden, n_cls]
-    per_frame = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
-    return float(per_frame * (1 if candidate.spec.time_mode == "sum" else steps))
-
-
-def candidate_ops(
-    candidate: Candidate,
-    synops: float,
-    frame_shape: Sequence[int],
-    steps: int,
-    n_cls: int,
-    glia_ops: dict[str, float] | None = None,
-) -> dict[str, float]:
-    """Ops per sample: spiking nets ACs = measured synaptic ops; dense nets analytic MACs."""
-    if candidate.spec.is_spiking:
-        ops = {
-            "acs": synops,
-            "macs": 0.0,
-            "neuron_updates": float(steps * sum(candidate.spec.hidden)),
-        }
-    else:
-        macs = analytic_dense_macs(candidate, frame_shape, steps, n_cls)
-        ops = {"acs": 0.0, "macs": macs, "neuron_updates": 0.0}
-    for k, v in (glia_ops or {}).items():
-        ops[k] += v
-    return ops
-
-
 class ArchitectureObjective:
     """Train a sampled candidate for the suite's budget; return (val accuracy, energy pJ)."""
 
@@ -291,15 +258,16 @@ class ArchitectureObjective:
         )
         return GlialGating(model, candidate.glia_ratio) if candidate.glia_ratio > 0 else model
 
-    def energy_pj(
-        self, candidate: Candidate, model: Any, synops: float
-    ) -> tuple[float, dict[str, float]]:
-        """Energy per sample on the suite's cost target, and the op counts behind it."""
-        glia = model.ops_per_sample(self.steps) if hasattr(model, "ops_per_sample") else None
-        ops = candidate_ops(
-            candidate, synops, self.data.frame_shape, self.steps, self.data.num_classes, glia
-        )
-        return self.target.energy_pj(**ops), ops
+    def energy_pj(self, model: Any, counts: dict[str, float]) -> tuple[float, dict[str, float]]:
+        """Energy per inference (pJ) on the suite's target from ledger counts per inference.
+
+        ``counts``: the validation ledger's totals; a glia wrapper adds its own operations.
+        """
+        counts = dict(counts)
+        glia = model.ops_per_sample(self.steps) if hasattr(model, "ops_per_sample") else {}
+        for k, v in glia.items():
+            counts[k] = counts.get(k, 0.0) + v
+        return float(self.target.price(counts)["energy_pj"]), counts
 
     def write_record(
         self,
@@ -309,6 +277,7 @@ class ArchitectureObjective:
         model: Any,
         result: Any,
         test: dict[str, Any],
+        val: dict[str, Any],
         energies: dict[str, float],
     ) -> None:
         """Store a finished trial as a benchmark run record (atomic; see spikeenergy.bench)."""
@@ -321,7 +290,7 @@ class ArchitectureObjective:
 
         assert self.store_dir is not None
         cfg = ExperimentConfig(data=self.config.data, model=candidate.spec, train=train_cfg)
-        metrics = experiment_metrics(cfg, model, self.data, result, test)
+        metrics = experiment_metrics(cfg, model, self.data, result, test, val)
         metrics["search"] = {
             "trial": number,
             "candidate": candidate.to_dict(),
@@ -378,14 +347,14 @@ class ArchitectureObjective:
             trial.set_user_attr("duplicate_of", done.number)
             assert done.values is not None
             return float(done.values[0]), float(done.values[1])
-        train_cfg = replace(self.config.train, lam=candidate.lam)
+        train_cfg = replace(self.config.train, lam=candidate.lam, target=self.config.target)
         model = self.build(candidate)
         energy_term = make_energy_term(train_cfg)
         pruning = self.config.pruning
 
         def on_epoch(row: dict[str, Any], m: Any) -> None:
             acc = float(row["val_accuracy"])
-            e_pj, _ = self.energy_pj(candidate, m, float(row["val_synops_per_sample"]))
+            e_pj, _ = self.energy_pj(m, row["val_counts"])
             epoch = int(row["epoch"])
             trial.set_user_attr(f"epoch_{epoch}", [acc, e_pj])
             finished = [
@@ -404,7 +373,7 @@ class ArchitectureObjective:
         )
         val = evaluate(model, self.data.val, energy_term, train_cfg)
         test = evaluate(model, self.data.test, energy_term, train_cfg)
-        e_pj, ops = self.energy_pj(candidate, model, float(val["synops_per_sample"]))
+        e_pj, ops = self.energy_pj(model, val["ledger"].total())
         n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         trial.set_user_attr("candidate", candidate.to_dict())
         trial.set_user_attr("test_accuracy", float(test["accuracy"]))
@@ -413,11 +382,13 @@ class ArchitectureObjective:
         trial.set_user_attr("epochs", int(res.efficiency["epochs"]))
         trial.set_user_attr("wall_time_s", float(res.efficiency["wall_time_s"]))
         targets = cost_model_registry()
-        energies = {name: targets.get(name).energy_pj(**ops) for name in targets.names()}
+        energies = {
+            name: float(targets.get(name).price(ops)["energy_pj"]) for name in targets.names()
+        }
         for name, pj in energies.items():
             trial.set_user_attr(f"energy_pj[{name}]", pj)
         if self.store_dir is not None:
-            self.write_record(trial.number, candidate, train_cfg, model, res, test, energies)
+            self.write_record(trial.number, candidate, train_cfg, model, res, test, val, energies)
         return float(val["accuracy"]), float(e_pj)
 
 
@@ -523,8 +494,6 @@ __all__ = [
     "ArchitectureObjective",
     "DominancePruning",
     "SearchConfig",
-    "analytic_dense_macs",
-    "candidate_ops",
     "load_suite",
     "make_storage",
     "open_study",

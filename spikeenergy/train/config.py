@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from spikeenergy.energy.cost_models import DEFAULT_TARGET
 from spikeenergy.registry import reject_unknown_keys
 
 OPTIMIZERS = ("adam", "adamw")
@@ -29,9 +30,11 @@ class TrainConfig:
     patience: int | None = None  # early stopping on validation accuracy (epochs without gain)
     grad_clip: float | None = 1.0  # max gradient norm; None disables clipping
     seed: int = 0
-    lam: float = 0.0
-    energy: str = "activity"  # name in spikeenergy.energy.ENERGY_TERMS
+    lam: float = 0.0  # joules term: 1/pJ (L = CE + lam * pJ per inference)
+    energy: str = "joules"  # name in spikeenergy.energy.ENERGY_TERMS
     energy_options: dict[str, Any] = field(default_factory=dict)
+    target: str = DEFAULT_TARGET  # cost model of the joules term and of the training logs
+    prune_below: float | None = None  # remove synapses below this x mean |w| after each epoch
     target_accuracy: float | None = None  # for time/steps-to-target (training efficiency)
     device: str | None = None  # None: CUDA when available, else CPU
 
@@ -52,6 +55,15 @@ class TrainConfig:
             raise ValueError(f"grad_clip={self.grad_clip} must be positive or None")
         if self.target_accuracy is not None and not 0 < self.target_accuracy <= 1:
             raise ValueError(f"target_accuracy={self.target_accuracy} must be in (0, 1]")
+        if self.energy == "joules" and "target" in self.energy_options:
+            raise ValueError(
+                "set the joules term's target with TrainConfig.target (train.target in a suite), "
+                "not energy_options.target"
+            )
+        if self.prune_below is not None and not (
+            math.isfinite(self.prune_below) and 0 < self.prune_below < 1
+        ):
+            raise ValueError(f"prune_below={self.prune_below} must lie in (0, 1) (or None)")
 
     def resolved_device(self) -> torch.device:
         """The device to train on: the configured one, else CUDA when available, else CPU."""

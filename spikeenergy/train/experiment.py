@@ -22,12 +22,13 @@ import spikeenergy
 from spikeenergy.data import FrameConfig, FrameDataset, load_dataset
 from spikeenergy.data.augment import AugmentedDataset, RandomShift
 from spikeenergy.data.splits import limit_per_class, stratified_split
+from spikeenergy.energy import BUILTIN_COST_MODELS
 from spikeenergy.models import ModelSpec, build_model, count_parameters
 from spikeenergy.train.checkpoint import atomic_write_bytes, save_checkpoint
 from spikeenergy.train.config import TrainConfig
 from spikeenergy.train.loop import FitResult, evaluate, fit, make_energy_term
 
-METRICS_SCHEMA = "spikeenergy.metrics/1"
+METRICS_SCHEMA = "spikeenergy.metrics/2"
 
 
 @dataclass(frozen=True)
@@ -161,14 +162,33 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, lambda f: f.write(data))
 
 
+def evaluation_record(ev: dict[str, Any], cfg: ExperimentConfig) -> dict[str, Any]:
+    """One evaluated split as stored: accuracy, loss, the energy term and the ledger in joules.
+
+    The ledger is priced on every built-in target (the table's ``energy_j[<target>]`` columns).
+    """
+    return {
+        "accuracy": ev["accuracy"],
+        "loss": ev["task_loss"],
+        "energy": {cfg.train.energy: ev["energy"]},
+        "n_samples": ev["n_samples"],
+        "ledger": ev["ledger"].to_dict(BUILTIN_COST_MODELS),
+    }
+
+
 def experiment_metrics(
     cfg: ExperimentConfig,
     model: Any,
     data: PreparedData,
     result: FitResult,
     test: dict[str, Any],
+    val: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The metrics dict of a trained run (schema ``METRICS_SCHEMA``), as stored by benchmarks."""
+    """The metrics dict of a trained run (schema ``METRICS_SCHEMA``), as stored by benchmarks.
+
+    ``val`` (the selected checkpoint on the validation split) is what model selection may use;
+    ``test`` is for the final report only.
+    """
     seed = cfg.train.seed
     return {
         "schema": METRICS_SCHEMA,
@@ -190,15 +210,8 @@ def experiment_metrics(
             "num_classes": data.num_classes,
             "frame_shape": list(data.frame_shape),
         },
-        "test": {
-            "accuracy": test["accuracy"],
-            "loss": test["task_loss"],
-            "energy": {cfg.train.energy: test["energy"]},
-            "synops_per_sample": test["synops_per_sample"],
-            "nonzero_ops_per_sample": test["nonzero_ops_per_sample"],
-            "dense_ops_per_sample": test["dense_ops_per_sample"],
-            "layers": test["layers"],
-        },
+        "val": evaluation_record(val, cfg) if val is not None else None,
+        "test": evaluation_record(test, cfg),
         "best_epoch": result.best_epoch,
         "best_val_accuracy": result.best_val_accuracy,
         "efficiency": result.efficiency,
@@ -224,8 +237,9 @@ def run_experiment(
             save_checkpoint(out / "last.pt", m, cfg.to_dict(), {"epoch": row["epoch"]})
 
     result: FitResult = fit(model, data.train, data.val, cfg.train, energy, progress, keep_last)
+    val = evaluate(model, data.val, energy, cfg.train) if data.val is not None else None
     test = evaluate(model, data.test, energy, cfg.train)
-    metrics = experiment_metrics(cfg, model, data, result, test)
+    metrics = experiment_metrics(cfg, model, data, result, test, val)
     if out is not None:
         save_checkpoint(out / "model.pt", model, cfg.to_dict(), metrics)
         write_json(out / "metrics.json", metrics)

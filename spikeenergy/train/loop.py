@@ -24,9 +24,16 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from spikeenergy.data.frames import make_loader
-from spikeenergy.energy import ENERGY_TERMS, EnergyRegularizedLoss, EnergyTerm, kernels
-from spikeenergy.record import ActivityRecord, ActivityRecorder
+from spikeenergy.energy import (
+    ENERGY_TERMS,
+    EnergyLedger,
+    EnergyRegularizedLoss,
+    EnergyTerm,
+    get_cost_model,
+)
+from spikeenergy.record import ActivityRecorder
 from spikeenergy.train.config import TrainConfig
+from spikeenergy.train.prune import Pruner
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +64,14 @@ class FitResult:
 
 
 def make_energy_term(config: TrainConfig) -> EnergyTerm:
-    """The energy term named in ``config`` (``ENERGY_TERMS``) with its options."""
-    return ENERGY_TERMS.get(config.energy)(**config.energy_options)
+    """The energy term named in ``config`` (``ENERGY_TERMS``) with its options.
+
+    The ``joules`` term is priced on ``config.target``.
+    """
+    options = dict(config.energy_options)
+    if config.energy == "joules":
+        options["target"] = config.target
+    return ENERGY_TERMS.get(config.energy)(**options)
 
 
 def as_loader(data: DataLoader | Dataset, config: TrainConfig, shuffle: bool) -> DataLoader:
@@ -66,47 +79,6 @@ def as_loader(data: DataLoader | Dataset, config: TrainConfig, shuffle: bool) ->
     if isinstance(data, DataLoader):
         return data
     return make_loader(data, config.batch_size, shuffle=shuffle, seed=config.seed)
-
-
-def layer_stats(record: ActivityRecord) -> dict[str, dict[str, float]]:
-    """Per-layer sums for one batch: activity (rate numerator, units) and op counts."""
-    out: dict[str, dict[str, float]] = {}
-    for name, act in record.items():
-        row: dict[str, float] = {}
-        t = act.spikes if act.kind == "spiking" else act.activations
-        if t is not None:
-            row["activity_sum"] = float(t.detach().abs().sum())
-            row["nonzero_sum"] = float((t.detach() != 0).sum())
-            row["activity_count"] = float(t.numel())
-        if act.is_connection:
-            assert act.inputs is not None and act.count_ops is not None
-            x = act.inputs.detach()
-            row["synops"] = float(kernels.synaptic_ops(x, act.count_ops))
-            row["nonzero_ops"] = float(kernels.nonzero_ops(x, act.count_ops))
-            row["dense_ops"] = float(kernels.dense_ops(x, act.count_ops))
-        row["kind"] = act.kind  # type: ignore[assignment]
-        out[name] = row
-    return out
-
-
-def _summarise_layers(sums: dict[str, dict[str, Any]], n_samples: int) -> dict[str, Any]:
-    layers: dict[str, Any] = {}
-    tot = {"synops_per_sample": 0.0, "nonzero_ops_per_sample": 0.0, "dense_ops_per_sample": 0.0}
-    for name, s in sums.items():
-        row: dict[str, Any] = {"kind": s["kind"]}
-        if s.get("activity_count"):
-            row["activity_rate"] = s["activity_sum"] / s["activity_count"]
-            row["nonzero_rate"] = s["nonzero_sum"] / s["activity_count"]
-        if "synops" in s:
-            for key, src in (
-                ("synops", "synops"),
-                ("nonzero_ops", "nonzero_ops"),
-                ("dense_ops", "dense_ops"),
-            ):
-                row[f"{key}_per_sample"] = s[src] / n_samples
-                tot[f"{key}_per_sample"] += s[src] / n_samples
-        layers[name] = row
-    return {"layers": layers, **tot}
 
 
 def run_epoch(
@@ -121,15 +93,18 @@ def run_epoch(
 ) -> dict[str, Any]:
     """One pass over ``loader``: trains when ``optimizer`` is given, else evaluates.
 
-    Returns sample-weighted means of total/task loss and energy, accuracy, and (``measure``) the
-    per-layer activity and synaptic-operation counts.
+    Returns sample-weighted means of total/task loss and energy, accuracy, the predictions
+    (``preds``, ``targets``: CPU tensors, evaluation only) and (``measure``) the energy ledger
+    of the pass (``ledger``: an :class:`~spikeenergy.energy.EnergyLedger`).
     """
     training = optimizer is not None
     model.train(training)
     needs = loss_fn.needs | (MEASURE_NEEDS if measure else frozenset())
     sums = {"total": 0.0, "task": 0.0, "energy": 0.0, "correct": 0.0}
     n = 0
-    layer_sums: dict[str, dict[str, Any]] = {}
+    ledger = EnergyLedger() if measure else None
+    preds: list[Tensor] = []
+    targets: list[Tensor] = []
     grad_ctx = torch.enable_grad() if training else torch.no_grad()
     with grad_ctx, ActivityRecorder(model, needs=needs, keep_graph=training) as rec:
         for batch, (x, y) in enumerate(loader):
@@ -157,13 +132,13 @@ def run_epoch(
             sums["total"] += float(parts.total.detach()) * b
             sums["task"] += float(parts.task.detach()) * b
             sums["energy"] += float(parts.energy.detach()) * b
-            sums["correct"] += float((logits.detach().argmax(dim=1) == y).sum())
-            if measure:
-                for name, row in layer_stats(record).items():
-                    acc = layer_sums.setdefault(name, {"kind": row["kind"]})
-                    for k, v in row.items():
-                        if k != "kind":
-                            acc[k] = acc.get(k, 0.0) + v
+            pred = logits.detach().argmax(dim=1)
+            sums["correct"] += float((pred == y).sum())
+            if not training:
+                preds.append(pred.cpu())
+                targets.append(y.detach().cpu())
+            if ledger is not None:
+                ledger.update(record)
     if n == 0:
         raise ValueError("the data loader yielded no samples")
     out: dict[str, Any] = {
@@ -173,8 +148,10 @@ def run_epoch(
         "accuracy": sums["correct"] / n,
         "n_samples": n,
     }
-    if measure:
-        out.update(_summarise_layers(layer_sums, n))
+    if not training:
+        out["preds"], out["targets"] = torch.cat(preds), torch.cat(targets)
+    if ledger is not None:
+        out["ledger"] = ledger
     return out
 
 
@@ -185,7 +162,7 @@ def evaluate(
     config: TrainConfig | None = None,
     measure: bool = True,
 ) -> dict[str, Any]:
-    """Accuracy, cross-entropy, energy term and per-layer activity/op counts on ``data``."""
+    """Accuracy, cross-entropy, energy term, predictions and (``measure``) the energy ledger."""
     config = config if config is not None else TrainConfig()
     device = config.resolved_device()
     model.to(device)
@@ -217,11 +194,20 @@ def fit(
 ) -> FitResult:
     """Train ``model`` in place on L = CE + lam * E; returns curves and training efficiency.
 
-    The weights of the best validation epoch (or the last epoch without validation data) are
-    loaded into ``model`` at the end. ``on_epoch(row, model)`` runs after every epoch (e.g. to
-    write a checkpoint); a non-finite loss restores the last good weights and raises.
+    At the end ``model`` holds the weights of the best validation epoch (ties go to the LATER
+    epoch: with an energy term, the later of two equally accurate epochs is the one trained
+    longer against the energy), or of the last epoch when there is no validation data (training
+    accuracy would reward over-fitting, not generalisation). Validation epochs log the ledger's
+    energy per inference on ``config.target`` (``val_energy_j``) and the pooled spike rate.
+    ``on_epoch(row, model)`` runs after every epoch (e.g. to write a checkpoint); a non-finite
+    loss restores the last good weights and raises. ``config.prune_below`` enables pruning.
     """
     config = config if config is not None else TrainConfig()
+    if val_data is None and (config.patience is not None or config.target_accuracy is not None):
+        raise ValueError(
+            "patience and target_accuracy are judged on validation data; pass val_data (e.g. "
+            "a val_fraction > 0) or set both to None"
+        )
     device = config.resolved_device()
     model.to(device)
     energy = energy if energy is not None else make_energy_term(config)
@@ -230,6 +216,12 @@ def fit(
     val_loader = as_loader(val_data, config, shuffle=False) if val_data is not None else None
     optimizer = _make_optimizer(model, config)
     scheduler = _make_scheduler(optimizer, config)
+    pruner = Pruner(model, config.prune_below) if config.prune_below is not None else None
+    target = get_cost_model(config.target)
+
+    def on_step(batch: int, loss: Tensor) -> None:
+        if pruner is not None:
+            pruner.apply()  # pruned synapses stay absent after every optimizer step
 
     result = FitResult()
     best_state = copy.deepcopy(model.state_dict())
@@ -239,7 +231,9 @@ def fit(
     for epoch in bar:
         good_state = copy.deepcopy(model.state_dict())
         try:
-            tr = run_epoch(model, train_loader, loss_fn, device, optimizer, config.grad_clip)
+            tr = run_epoch(
+                model, train_loader, loss_fn, device, optimizer, config.grad_clip, on_step
+            )
         except NonFiniteLossError as exc:
             model.load_state_dict(good_state)
             raise NonFiniteLossError(
@@ -257,26 +251,26 @@ def fit(
             "train_accuracy": tr["accuracy"],
             "lr": optimizer.param_groups[0]["lr"],
         }
-        monitor = tr["accuracy"]
+        if pruner is not None:
+            row["pruned_fraction"] = pruner.prune()
         if val_loader is not None:
             va = run_epoch(model, val_loader, loss_fn, device, measure=True)
+            summary = va["ledger"].summary([target])
             row.update(
                 val_loss=va["loss"],
                 val_accuracy=va["accuracy"],
                 val_energy=va["energy"],
-                val_synops_per_sample=va["synops_per_sample"],
-                val_activity={
-                    k: v.get("activity_rate")
-                    for k, v in va["layers"].items()
-                    if "activity_rate" in v
-                },
+                val_energy_j=summary[f"energy_j[{target.name}]"],
+                val_spike_rate=summary.get("spike_rate", float("nan")),
+                val_counts=va["ledger"].total(),  # per inference (a dict: not in curves())
             )
-            monitor = va["accuracy"]
         row["wall_time_s"] = time.perf_counter() - start
         row["steps"] = steps
         result.history.append(row)
+        monitor = row.get("val_accuracy")
         if (
-            config.target_accuracy is not None
+            monitor is not None
+            and config.target_accuracy is not None
             and "time_to_target_s" not in result.efficiency
             and monitor >= config.target_accuracy
         ):
@@ -285,13 +279,16 @@ def fit(
                 steps_to_target=steps,
                 epochs_to_target=epoch + 1,
             )
-        if monitor > best_acc:
-            best_acc, stale = monitor, 0
-            result.best_epoch = epoch
+        if monitor is None:  # no validation data: keep the last epoch
+            result.best_epoch, best_state = epoch, copy.deepcopy(model.state_dict())
+        elif monitor >= best_acc:  # ties go to the later epoch
+            stale = 0 if monitor > best_acc else stale + 1
+            best_acc, result.best_epoch = monitor, epoch
             best_state = copy.deepcopy(model.state_dict())
         else:
             stale += 1
-        bar.set_postfix(loss=f"{tr['loss']:.3f}", acc=f"{monitor:.3f}", E=f"{tr['energy']:.3g}")
+        shown = monitor if monitor is not None else tr["accuracy"]
+        bar.set_postfix(loss=f"{tr['loss']:.3f}", acc=f"{shown:.3f}", E=f"{tr['energy']:.3g}")
         log.info("epoch %d: %s", epoch, {k: v for k, v in row.items() if not isinstance(v, dict)})
         if on_epoch is not None:
             on_epoch(row, model)
@@ -308,5 +305,5 @@ def fit(
     )
     if config.target_accuracy is not None:
         for key in ("time_to_target_s", "steps_to_target", "epochs_to_target"):
-            result.efficiency.setdefault(key, None)  # None: target not reached
+            result.efficiency.setdefault(key, None)  # None: target not reached (censored)
     return result

@@ -12,23 +12,40 @@ from spikeenergy.models import ModelSpec
 from spikeenergy.train import DataConfig, TrainConfig
 
 
+def fake_ledger(energy: float) -> dict[str, Any]:
+    """A ledger record in EnergyLedger.to_dict form (filled by hand): 10 x ``energy`` ACs."""
+    from spikeenergy.energy import BUILTIN_COST_MODELS, in_joules
+
+    total = {"acs": 10.0 * energy, "macs": 0.0, "graded_events": 0.0, "dense_ops": 20.0,
+             "neuron_updates": 4.0, "active_updates": 2.0 * energy, "spikes": 2.0 * energy,
+             "state_words": 4.0}
+    return {
+        "samples": 5, "policy": "per_sample",
+        "layers": {"lif1": {"kind": "spiking", "connection": False, **total}},
+        "total": total,
+        "rates": {"spike_rate": energy / 2, "activation_sparsity": 1 - energy / 2},
+        "energy": {t.name: in_joules(t.price(total)) for t in BUILTIN_COST_MODELS},
+        "layer_energy_j": {},
+        "targets": {},
+    }
+
+
 def fake_metrics(spec: RunSpec) -> dict[str, Any]:
-    """A metrics dict (schema metrics/1 subset) whose numbers depend only on the run's labels."""
+    """A metrics dict (schema metrics/2 subset) whose numbers depend only on the run's labels."""
     h = zlib.crc32(f"{spec.dataset}|{spec.model}|{spec.lam}|{spec.seed}".encode()) % 1000
     acc = 0.5 + h / 4000.0  # in [0.5, 0.75)
     energy = 1.0 / (1.0 + 10.0 * spec.lam)
     return {
-        "schema": "spikeenergy.metrics/1",
+        "schema": "spikeenergy.metrics/2",
         "config": spec.config.to_dict(),
         "seed": spec.seed,
         "model": {"family": spec.config.model.family, "parameters": 100},
         "dataset": {"name": spec.dataset, "n_train": 10, "n_test": 5},
+        "val": {"accuracy": acc, "loss": 1.0 - acc, "energy": {"joules": energy},
+                "n_samples": 3, "ledger": fake_ledger(energy)},
         "test": {
-            "accuracy": acc, "loss": 1.0 - acc, "energy": {"activity": energy},
-            "synops_per_sample": 10.0 * energy, "nonzero_ops_per_sample": 5.0 * energy,
-            "dense_ops_per_sample": 20.0,
-            "layers": {"lif1": {"kind": "spiking", "activity_rate": energy / 2},
-                       "fc1": {"kind": "connection", "synops_per_sample": 10.0 * energy}},
+            "accuracy": acc, "loss": 1.0 - acc, "energy": {"joules": energy}, "n_samples": 5,
+            "ledger": fake_ledger(energy),
         },
         "best_val_accuracy": acc,
         "efficiency": {"wall_time_s": 0.01, "epochs": 2, "steps": 4, "time_to_target_s": None,

@@ -33,7 +33,7 @@ def test_mean_ci_by_hand() -> None:
 
 def table(rows: list[tuple[str, str, float, int, float, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["dataset", "model", "lam", "seed", "accuracy",
-                                       "energy"]).assign(status="ok")
+                                       "energy_j"]).assign(status="ok")
 
 
 def test_relative_energy_and_no_loss_table() -> None:
@@ -121,5 +121,5 @@ def test_pareto_mask_by_hand() -> None:
     a = [0.5, 0.7, 0.6, 0.7, 0.9]
     assert pareto_mask(e, a).tolist() == [True, True, False, True, True]
     s = pd.DataFrame({"dataset": "d", "model": list("ABCDE"), "lam": 0.0, "accuracy": a,
-                      "energy": e})
+                      "energy_j": e})
     assert list(pareto_front(s)["model"]) == ["A", "B", "D", "E"]

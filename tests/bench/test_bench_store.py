@@ -56,9 +56,14 @@ def test_flat_row_values() -> None:
     assert m is not None
     row = flat_row(rec)
     assert row["accuracy"] == m["test"]["accuracy"]
-    assert row["energy"] == m["test"]["energy"]["activity"]
-    # one spiking layer with rate energy/2; the connection layer has no activity rate
-    assert row["spike_rate"] == row["activity_rate"] == m["test"]["energy"]["activity"] / 2
+    assert row["energy"] == m["test"]["energy"]["joules"]
+    led = m["test"]["ledger"]
+    assert row["spike_rate"] == led["rates"]["spike_rate"]
+    assert row["acs"] == led["total"]["acs"]
+    # joules per inference on every built-in target, and on the run's own target
+    assert row["energy_j[loihi]"] == led["energy"]["loihi"]["energy_j"]
+    assert row["target"] == "cmos45" and row["energy_j"] == row["energy_j[cmos45]"]
+    assert row["val_energy_j"] == m["val"]["ledger"]["energy"]["cmos45"]["energy_j"]
     assert math.isnan(row["time_to_target_s"])  # target never reached: NaN, not 0
 
 

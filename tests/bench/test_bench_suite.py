@@ -115,7 +115,7 @@ def test_defaults_lambdas_and_seeds() -> None:
         ('hidden = [16]\n\n[[models]]', 'hidden = [16]\nlabel = "mlp"\n\n[[models]]',
          r"duplicate model labels \['mlp'\]"),
         ("[train]", "[training]", r"unknown key\(s\) \['training'\] in the top level"),
-        ('name = "t"', 'name = "t"\nenergy = "joules"', "energy='joules'; known:"),
+        ('name = "t"', 'name = "t"\nenergy = "watts"', "energy='watts'; known:"),
     ],
 )
 def test_bad_suite_files_give_clear_errors(tmp_path: Path, old: str, new: str,

@@ -10,7 +10,6 @@ from spikeenergy.energy import (
     ENERGY_TERMS,
     ActivationEnergy,
     ActivityEnergy,
-    MACEnergy,
     MembraneEnergy,
     SpikeCount,
     SpikeRate,
@@ -57,19 +56,16 @@ def _tiny_record(x: torch.Tensor | None = None) -> ActivityRecord:
 # spikes total 3 over 3 neurons x 2 steps x 1 sample
 
 
-def test_tiny_synaptic_ops_12_for_4_spikes_into_2_to_3():
+def test_tiny_synaptic_ops_count_existing_synapses_only():
     r = _tiny_record()
-    # 4 presynaptic spikes x fan-out 3 = 12 synaptic operations
-    assert SynapticOps(layers=("fc",))(r).item() == pytest.approx(12.0)
-    # readout: 3 hidden spikes x fan-out 2 = 6; total 12 + 6 = 18 per sample
-    assert SynapticOps()(r).item() == pytest.approx(18.0)
-    # with 0.9 pJ per op: 18 * 0.9 = 16.2 pJ per sample
-    assert SynapticOps(pj_per_op=0.9)(r).item() == pytest.approx(16.2)
-    # normalized: 18 ops / dense capacity (2 steps x (2*3 + 3*2) = 24) = 0.75
-    assert SynapticOps(normalize=True)(r).item() == pytest.approx(0.75)
-    # one spike per step on different inputs -> 2 spikes x 3 = 6 ops on fc
+    # fc W = [[2, 0], [0, .4], [.6, .6]]: each input drives 2 existing (non-zero) synapses;
+    # 4 presynaptic spikes x 2 = 8 synaptic operations (the zero weight does no work)
+    assert SynapticOps(layers=("fc",))(r).item() == pytest.approx(8.0)
+    # readout (all ones): 3 hidden spikes x fan-out 2 = 6; total 8 + 6 = 14 per sample
+    assert SynapticOps()(r).item() == pytest.approx(14.0)
+    # one spike per step on different inputs -> 2 spikes x 2 = 4 ops on fc
     r2 = _tiny_record(torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]]))
-    assert SynapticOps(layers=("fc",))(r2).item() == pytest.approx(6.0)
+    assert SynapticOps(layers=("fc",))(r2).item() == pytest.approx(4.0)
 
 
 def test_tiny_spike_and_membrane_terms():
@@ -90,29 +86,28 @@ def test_tiny_spike_and_membrane_terms():
     assert (SpikeRate() * 3)(r).item() == pytest.approx(1.5)
 
 
+def _conn(name: str, module: nn.Module, inputs: torch.Tensor) -> LayerActivity:
+    groups = adapter_for(module).synapses(module, {"inputs": inputs})
+    return LayerActivity(name, "connection", inputs=inputs, module=module, synapses=groups)
+
+
 def _dense_record(acts: torch.Tensor, fan_out: int = 4) -> ActivityRecord:
     lin = nn.Linear(acts.shape[-1], fan_out)
-    counter = adapter_for(lin).counter(lin)
     return ActivityRecord(
         {
             "act": LayerActivity("act", "dense", activations=acts),
-            "lin": LayerActivity("lin", "connection", inputs=acts, count_ops=counter, fan_out=4),
+            "lin": _conn("lin", lin, acts),
         }
     )
 
 
-def test_dense_activation_and_mac_terms():
+def test_dense_activation_and_synaptic_terms():
     # T=1, B=2, 3 units: activations [[0, 1, 2], [3, 0, 0]]
     a = torch.tensor([[[0.0, 1.0, 2.0], [3.0, 0.0, 0.0]]])
     r = _dense_record(a)
     assert ActivationEnergy(p=1)(r).item() == pytest.approx(6 / 6)  # (1+2+3) / 6 units
     assert ActivationEnergy(p=2)(r).item() == pytest.approx(14 / 6)  # (1+4+9) / 6
-    # MACs: 3 non-zero inputs x fan-out 4 = 12 over the batch of 2 -> 6 per sample
-    assert MACEnergy()(r).item() == pytest.approx(6.0)
-    assert MACEnergy(pj_per_op=2.0)(r).item() == pytest.approx(12.0)
-    # normalized: 12 / (6 inputs x 4) = 0.5
-    assert MACEnergy(normalize=True)(r).item() == pytest.approx(0.5)
-    # SynapticOps weights by |a|: (1+2+3) x 4 / 2 = 12 per sample
+    # graded inputs are |a| events: (1+2+3) x fan-out 4 / 2 samples = 12 per sample
     assert SynapticOps()(r).item() == pytest.approx(12.0)
 
 
@@ -173,10 +168,7 @@ def test_conv_ops_match_brute_force_count():
     g = torch.Generator().manual_seed(0)
     a = (torch.rand(3, 2, 2, 5, 4, generator=g) < 0.4).float()  # T=3, B=2 spikes
     expected = (a * fan).sum() / 2  # per sample
-    counter = adapter_for(conv).counter(conv)
-    rec = ActivityRecord(
-        {"c": LayerActivity("c", "connection", inputs=a, count_ops=counter, module=conv)}
-    )
+    rec = ActivityRecord({"c": _conn("c", conv, a)})
     assert SynapticOps()(rec).item() == pytest.approx(expected.item())
 
 
@@ -186,16 +178,18 @@ def test_terms_raise_on_missing_layers_instead_of_returning_zero():
         SpikeRate()(dense)
     with pytest.raises(ValueError, match="not in the record"):
         SynapticOps(layers=("nope",))(dense)
-    with pytest.raises(ValueError, match="normalize"):
-        SynapticOps(pj_per_op=1.0, normalize=True)
+    with pytest.raises(ValueError, match="no connection layers"):
+        SynapticOps()(ActivityRecord({"act": dense["act"]}))
     with pytest.raises(ValueError, match="p=3"):
         MembraneEnergy(p=3)
+    with pytest.raises(ValueError, match="policy"):
+        SynapticOps(policy="events")
 
 
 def test_registry_names():
-    assert {"spike-rate", "membrane", "synops", "activation", "mac", "activity"} <= set(
+    assert {"spike-rate", "membrane", "synops", "activation", "activity", "joules"} <= set(
         ENERGY_TERMS.names()
     )
-    assert isinstance(ENERGY_TERMS.get("synops")(pj_per_op=0.9), SynapticOps)
+    assert isinstance(ENERGY_TERMS.get("synops")(layers=("fc",)), SynapticOps)
     with pytest.raises(KeyError, match="known"):
-        ENERGY_TERMS.get("joules")
+        ENERGY_TERMS.get("mac")

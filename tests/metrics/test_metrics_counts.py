@@ -1,4 +1,4 @@
-"""Hand-computed counts and joules on tiny snnTorch, Norse and dense models; AC vs MAC rules."""
+"""Hand-computed ledger counts and joules on tiny snnTorch, Norse, dense and GRU models."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import torch
 from torch import nn
 
 from spikeenergy.energy.cost_models import get_cost_model
+from spikeenergy.energy.ledger import ac_mask, count_record
 from spikeenergy.metrics import (
     ActivationSparsity,
     SpikeRate,
-    ac_mask,
     measure,
-    split_ops,
     target_column,
 )
 from spikeenergy.models import ModelSpec, NeuronSpec, build_model
@@ -62,24 +61,31 @@ def test_snntorch_counts_and_joules_by_hand() -> None:
     # step 0: 2 inputs x 2 + step 1: 1 x 2 = 6 ACs; readout: (2 + 1) spikes x 2 = 6 ACs
     assert r.rows["fc.0"]["effective_acs"] == 6
     assert r.rows["readout"]["effective_acs"] == 6
-    assert t["effective_acs"] == 12 and t["effective_macs"] == 0
-    assert t["synops"] == 9 + 6  # |a| x full fan-out (zero weights included): (2 + 1) x 3 + 6
-    # dense: 2 steps x (2 x 3 + 3 x 2) synapses = 24, all in binary calls
-    assert t["dense_ops"] == 24 and t["dense_acs"] == 24 and t["dense_macs"] == 0
+    assert t["effective_acs"] == 12 and t["effective_macs"] == 0 and t["graded_events"] == 0
+    # dense: 2 steps x (2 x 3 + 3 x 2) synapses = 24
+    assert t["dense_ops"] == 24
     # membrane: 3 at step 0, then .4 -> .2 and 1.2 -> .2 changed, 2 -> 2 did not: 3 + 2
     assert t["membrane_updates"] == 5
-    assert t["neuron_updates"] == 6  # 3 neurons x 2 steps
-    # loihi: 12 ACs x 23.6 pJ + 6 updates x 52 pJ = 283.2 + 312 = 595.2 pJ
-    assert e(r, "loihi") == pytest.approx(595.2e-12)
+    assert t["neuron_updates"] == 6 and t["active_updates"] == 3  # 3 neurons x 2 steps, 3 fired
+    assert t["state_words"] == 6  # leaky neuron: one state word (membrane)
+    # loihi: 12 ACs x 23.6 pJ + 3 inactive x 52 + 3 active x 81 + 3 spikes x 1.7 (routing)
+    # = 283.2 + 156 + 243 + 5.1 = 687.3 pJ; memory is included in Loihi's op figures
+    assert e(r, "loihi") == pytest.approx(687.3e-12)
     assert r.total[target_column("charged_acs", "loihi")] == 12
-    # cmos45: 12 x 0.9 + 6 x 4.6 = 10.8 + 27.6 = 38.4 pJ
-    assert e(r, "cmos45") == pytest.approx(38.4e-12)
+    assert r.total[target_column("memory_energy_j", "loihi")] == 0
+    # cmos45 ops: 12 x 0.9 + 6 x 4.6 = 10.8 + 27.6 = 38.4 pJ; memory (10 pJ per access):
+    # 12 weight reads + (12 accumulator + 6 membrane) reads + as many writes = 48 x 10 = 480 pJ
+    assert r.total[target_column("compute_energy_j", "cmos45")] == pytest.approx(38.4e-12)
+    assert r.total[target_column("state_reads", "cmos45")] == 18
+    assert r.total[target_column("memory_energy_j", "cmos45")] == pytest.approx(480e-12)
+    assert e(r, "cmos45") == pytest.approx(518.4e-12)
     # cpu charges every synapse every step: (24 + 6) x 8600 pJ = 258000 pJ
     assert e(r, "cpu") == pytest.approx(258000e-12)
-    assert r.total[target_column("charged_acs", "cpu")] == 24
+    assert r.total[target_column("charged_macs", "cpu")] == 24
     # per layer joules add up to the total
-    layers = [r.rows[n].get(target_column("energy_j", "loihi"), 0.0) for n in r.layers]
-    assert sum(layers) == pytest.approx(e(r, "loihi"))
+    for target in ("loihi", "cmos45", "cpu"):
+        layers = [r.rows[n].get(target_column("energy_j", target), 0.0) for n in r.layers]
+        assert sum(layers) == pytest.approx(e(r, target))
 
 
 def test_norse_counts_by_hand() -> None:
@@ -91,8 +97,8 @@ def test_norse_counts_by_hand() -> None:
     assert t["spikes_per_sample"] == 3
     assert t["effective_acs"] == 12  # same spikes as snnTorch: 6 + 6
     assert t["membrane_updates"] == 6  # 3 + all three changed
-    # loihi: 12 x 23.6 + 6 x 52 = 595.2 pJ, as for snnTorch (same spikes, same neuron-steps)
-    assert e(r, "loihi") == pytest.approx(595.2e-12)
+    # loihi: the same spikes and neuron-steps as snnTorch: 687.3 pJ
+    assert e(r, "loihi") == pytest.approx(687.3e-12)
 
 
 def tiny_dense() -> nn.Module:
@@ -110,30 +116,47 @@ def test_dense_counts_and_joules_by_hand() -> None:
     x = torch.tensor([[[2.0, 1.0]]])  # (T=1, B=1, 2): an event-count frame (value 2)
     r = measure(tiny_dense(), [(x, None)], TARGETS)
     t = r.total
-    # fc.0 input [2, 1] is not in {-1,0,1} -> MACs; each input drives 2 non-zero weights
-    # (columns [1,0,1] and [0,-1,1]): 2 x 2 = 4 MACs
-    # h = relu([2, -1, 3]) = [2, 0, 3] -> readout: 2 non-zero x 2 = 4 MACs
+    # fc.0 input [2, 1] is not all in {-1,0,1} -> graded: MACs; each input drives 2 non-zero
+    # weights (columns [1,0,1] and [0,-1,1]): 2 x 2 = 4 MACs; as events (2 + 1) x 2 = 6
+    # h = relu([2, -1, 3]) = [2, 0, 3] -> readout: 2 non-zero x 2 = 4 MACs; (2 + 3) x 2 = 10
     assert r.rows["fc.0"]["effective_macs"] == 4 and r.rows["readout"]["effective_macs"] == 4
-    assert t["effective_macs"] == 8 and t["effective_acs"] == 0
-    assert t["dense_macs"] == 12 and t["dense_acs"] == 0  # 2 x 3 + 3 x 2
+    assert r.rows["fc.0"]["graded_events"] == 6 and r.rows["readout"]["graded_events"] == 10
+    assert t["effective_macs"] == 8 and t["effective_acs"] == 0 and t["graded_events"] == 16
+    assert t["dense_ops"] == 12  # 2 x 3 + 3 x 2
     assert t["activation_sparsity"] == pytest.approx(1 / 3)  # one zero of three ReLU outputs
-    assert t["neuron_updates"] == 3
+    assert t["neuron_updates"] == 3 and t["active_updates"] == 2
     assert "spike_rate" not in t and "membrane_updates" not in t  # not applicable to dense
     # cpu: dense MACs (12) + 3 unit updates, 8600 pJ each = 129000 pJ
     assert e(r, "cpu") == pytest.approx(129000e-12)
-    # cmos45: 8 effective MACs x 4.6 + 3 x 4.6 = 36.8 + 13.8 = 50.6 pJ
-    assert e(r, "cmos45") == pytest.approx(50.6e-12)
-    # loihi has no MAC figure: graded events are synaptic ops: 8 x 23.6 + 3 x 52 = 344.8 pJ
-    assert e(r, "loihi") == pytest.approx(344.8e-12)
+    # cmos45 ops: 8 effective MACs x 4.6 + 3 x 4.6 = 36.8 + 13.8 = 50.6 pJ; memory: 8 weight
+    # reads + (8 + 3) state reads + (8 + 3) writes = 30 accesses x 10 pJ = 300 pJ
+    assert r.total[target_column("compute_energy_j", "cmos45")] == pytest.approx(50.6e-12)
+    assert e(r, "cmos45") == pytest.approx(350.6e-12)
+    # loihi receives binary spikes only: an input value k is k spikes (KerasSpiking's rule),
+    # so 16 graded events are 16 ACs (not 8, one per non-zero value): 16 x 23.6 = 377.6 pJ;
+    # neurons: 1 inactive x 52 + 2 active x 81 = 214 pJ; no spiking layer, no routing
+    assert r.total[target_column("charged_acs", "loihi")] == 16
+    assert e(r, "loihi") == pytest.approx((377.6 + 214) * 1e-12)
 
 
-def test_events_policy_counts_one_ac_per_event() -> None:
-    x = torch.tensor([[[2.0, 1.0]]])
-    r = measure(tiny_dense(), [(x, None)], TARGETS, policy="events")
-    # fc.0: (2 + 1) events x 2 non-zero weights = 6 ACs; readout: (2 + 3) events x 2 = 10 ACs
-    assert r.total["effective_acs"] == 16 and r.total["effective_macs"] == 0
-    # the training term counts |a| x full fan-out (zero weights too): 3 x 3 + 10 = 19
-    assert r.total["synops"] == 19
+def test_gru_recurrent_synapses_are_counted() -> None:
+    # GRU 2 -> 1 unit, T=2, B=1, binary inputs [1, 0], [0, 1]; h0 = 0
+    torch.manual_seed(0)
+    gru = nn.GRU(2, 1)
+    x = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]])
+    with ActivityRecorder(gru, needs={"inputs"}, keep_graph=False) as rec:
+        y, _ = gru(x)
+        c = count_record(rec.record())["GRU"]
+    h1 = float(y[0, 0, 0].detach())
+    assert h1 != 0
+    # input-to-hidden: one spike per step x 3 gate synapses = 6 ACs
+    assert float(c["acs"]) == 6
+    # hidden-to-hidden: h[-1] = 0 drives nothing; h[0] = h1 (graded) drives 3 gate synapses
+    assert float(c["macs"]) == 3
+    assert float(c["graded_events"]) == pytest.approx(abs(h1) * 3)
+    # dense: every step all 2 x 3 input and 1 x 3 recurrent synapses: 2 x (6 + 3) = 18
+    assert float(c["dense_ops"]) == 18
+    assert float(c["neuron_updates"]) == 2  # 1 unit x 2 steps
 
 
 def record_linear(x: torch.Tensor, weight: torch.Tensor) -> object:
@@ -144,25 +167,26 @@ def record_linear(x: torch.Tensor, weight: torch.Tensor) -> object:
     with ActivityRecorder(lin, needs={"inputs"}, keep_graph=False) as rec:
         for x_t in x.unbind(0):
             lin(x_t)
-        return rec.record()[type(lin).__name__]
+        return rec.record()
 
 
 @pytest.mark.parametrize(
-    ("policy", "acs", "macs"),
+    ("policy", "acs", "macs", "events"),
     [
         # step 0: [[1,0],[2,0]] contains a 2; step 1: [[0,-1],[1,1]] is binary (-1 counts)
-        ("neurobench", 9, 6),  # step 0 all MAC (2 non-zero x 3), step 1 AC (3 x 3)
-        ("per_sample", 12, 3),  # sample 0 of step 0 is AC (1 x 3), sample 1 MAC (1 x 3)
-        ("events", 18, 0),  # step 0: 1 + 2 events x 3 = 9; step 1: 3 x 3 = 9
+        # neurobench: step 0 all graded (2 non-zero x 3 MACs; |1| + |2| = 3 events x 3), step 1
+        # binary (3 x 3 ACs)
+        ("neurobench", 9, 6, 9),
+        # per_sample: sample 0 of step 0 is binary (1 x 3 ACs), sample 1 graded (1 x 3 MACs,
+        # 2 events x 3)
+        ("per_sample", 12, 3, 6),
     ],
 )
-def test_ac_vs_mac_rules(policy: str, acs: float, macs: float) -> None:
+def test_ac_vs_mac_rules(policy: str, acs: float, macs: float, events: float) -> None:
     x = torch.tensor([[[1.0, 0.0], [2.0, 0.0]], [[0.0, -1.0], [1.0, 1.0]]])  # (T=2, B=2, 2)
-    act = record_linear(x, torch.ones(3, 2))
-    ops = split_ops(act, policy)
-    assert ops["effective_acs"] == acs and ops["effective_macs"] == macs
-    assert ops["dense_ops"] == 2 * 2 * 2 * 3  # T x B x inputs x fan-out
-    assert ops["dense_acs"] + ops["dense_macs"] == ops["dense_ops"]
+    c = count_record(record_linear(x, torch.ones(3, 2)), policy)["Linear"]
+    assert (float(c["acs"]), float(c["macs"]), float(c["graded_events"])) == (acs, macs, events)
+    assert float(c["dense_ops"]) == 2 * 2 * 2 * 3  # T x B x inputs x fan-out
 
 
 def test_ac_mask_shapes() -> None:
@@ -174,9 +198,9 @@ def test_ac_mask_shapes() -> None:
 
 def test_pruned_weights_are_not_effective_ops() -> None:
     # W = [[1,0],[1,1],[0,1]]; input [1,1]: 4 non-zero weights are used, 6 synapses exist
-    act = record_linear(torch.ones(1, 1, 2), torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]))
-    ops = split_ops(act, "neurobench")
-    assert ops["effective_acs"] == 4 and ops["dense_ops"] == 6
+    rec = record_linear(torch.ones(1, 1, 2), torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]))
+    c = count_record(rec)["Linear"]
+    assert float(c["acs"]) == 4 and float(c["dense_ops"]) == 6
 
 
 def test_pruned_conv_counts_by_hand() -> None:
@@ -188,10 +212,9 @@ def test_pruned_conv_counts_by_hand() -> None:
         conv.weight[0, 0, 1, 1] = 0.0
     with ActivityRecorder(conv, needs={"inputs"}, keep_graph=False) as rec:
         conv(torch.ones(1, 1, 3, 3))
-        act = rec.record()["Conv2d"]
-    ops = split_ops(act, "neurobench")
-    assert ops["effective_acs"] == 4 * 3 + 4 * 5 + 8  # 40
-    assert ops["dense_ops"] == 4 * 4 + 4 * 6 + 9  # 49: zero weights still count as synapses
+        c = count_record(rec.record())["Conv2d"]
+    assert float(c["acs"]) == 4 * 3 + 4 * 5 + 8  # 40
+    assert float(c["dense_ops"]) == 4 * 4 + 4 * 6 + 9  # 49: zero weights still count as synapses
 
 
 def test_metrics_that_do_not_apply_raise_not_zero() -> None:

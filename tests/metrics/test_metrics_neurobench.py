@@ -40,7 +40,8 @@ class _TimeMajor(nb_models.NeuroBenchModel):
 
 @pytest.mark.parametrize("neuron", ["leaky", "synaptic"])
 @pytest.mark.parametrize("counts", [False, True], ids=["binary", "event-counts"])
-def test_equals_neurobench(neuron: str, counts: bool) -> None:
+@pytest.mark.parametrize("pruned", [False, True], ids=["dense-weights", "pruned"])
+def test_equals_neurobench(neuron: str, counts: bool, pruned: bool) -> None:
     torch.manual_seed(0)
     spec = ModelSpec(
         family="snn-mlp",
@@ -49,6 +50,11 @@ def test_equals_neurobench(neuron: str, counts: bool) -> None:
         neuron=NeuronSpec(model=neuron, beta=0.8, threshold=0.5),
     )
     model = build_model(spec, (10,), 3)
+    if pruned:  # zero 40 % of every weight matrix: effective ops skip those synapses
+        g0 = torch.Generator().manual_seed(2)
+        with torch.no_grad():
+            for lin in [*model.fc, model.readout]:
+                lin.weight.mul_((torch.rand(lin.weight.shape, generator=g0) >= 0.4).float())
     g = torch.Generator().manual_seed(1)
     x = (torch.rand(8, 6, 10, generator=g) < 0.4).float()  # (B, T, F)
     if counts:  # event-count frames: values up to 2 turn the first layer's ACs into MACs
@@ -62,7 +68,8 @@ def test_equals_neurobench(neuron: str, counts: bool) -> None:
     ]
     # static metrics first: NeuroBench measures the model before running it
     nb = nb_bench.Benchmark(_TimeMajor(model), loader, [], [], [static, workload]).run(quiet=True)
-    ours = measure(model, [(xb.transpose(0, 1), yb) for xb, yb in loader]).rows[TOTAL]
+    batches = [(xb.transpose(0, 1), yb) for xb, yb in loader]
+    ours = measure(model, batches, policy="neurobench").rows[TOTAL]
     syn = nb["SynapticOperations"]
     assert syn["Effective_ACs"] > 0 and nb["MembraneUpdates"] > 0  # NeuroBench ran for real
     assert ours["activation_sparsity"] == pytest.approx(nb["ActivationSparsity"], rel=1e-12)
@@ -75,3 +82,5 @@ def test_equals_neurobench(neuron: str, counts: bool) -> None:
     assert ours["connection_sparsity"] == pytest.approx(nb["ConnectionSparsity"], abs=1e-4)
     if counts:
         assert syn["Effective_MACs"] > 0
+    if pruned:  # the pruned synapses really were skipped (effective < dense share)
+        assert ours["connection_sparsity"] > 0.3

@@ -33,7 +33,9 @@ def test_spiking_cnn_record_shapes_and_kinds(backend):
     # the readout's input is exactly the last hidden layer's spikes
     torch.testing.assert_close(r["readout"].inputs, r["fc_spk.0"].spikes)
     assert set(r["fc_spk.0"].spikes.unique().tolist()) <= {0.0, 1.0}
-    assert r["fc.0"].fan_out == 5 and r["fc.0"].kind == "connection"
+    (fc,) = r["fc.0"].synapses  # one synapse group: the Linear weight, driven by its input
+    assert fc.weight is model.fc[0].weight and fc.inputs is r["fc.0"].inputs
+    assert r["fc.0"].kind == "connection" and r["conv_spk.0"].state_size == 1
     assert _n_hooks(model) == 0
 
 
@@ -57,7 +59,11 @@ def test_gru_is_dense_and_connection_time_major():
     g = r["gru.0"]
     assert g.kind == "dense" and g.is_connection
     assert g.activations.shape == (T, B, 5) and g.inputs.shape == (T, B, 72)
-    assert g.fan_out == 15  # 3 gates x 5 hidden units
+    ih, hh = g.synapses  # input-to-hidden (3 gates x 5 units) and hidden-to-hidden
+    assert ih.weight.shape == (15, 72) and hh.weight.shape == (15, 5)
+    # the recurrent synapses are driven by h[t-1]: zeros at t = 0, then the outputs
+    torch.testing.assert_close(hh.inputs[1:], g.activations[:-1])
+    assert not hh.inputs[0].any()
     assert [a.name for a in r.connections()] == ["gru.0", "readout"]
 
 

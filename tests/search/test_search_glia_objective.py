@@ -20,7 +20,6 @@ from spikeenergy.search import (
     write_outputs,
 )
 from spikeenergy.search.glia import GlialGate, GlialGating
-from spikeenergy.search.study import analytic_dense_macs
 from spikeenergy.train import DataConfig, PreparedData, TrainConfig, evaluate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,29 +105,14 @@ def Toy(n: int, seed: int) -> ToyFrames:  # noqa: N802 - reads like the dataset 
     return ToyFrames(n, seed, noise=0.1)
 
 
-def test_analytic_dense_macs_matches_measured_dense_ops():
-    spec = ModelSpec(family="mlp", hidden=(7, 5), time_mode="per_step")
-    cand = candidate_from_params(
-        {
-            "family": "mlp",
-            "depth": 2,
-            "width_0": 7,
-            "width_1": 5,
-            "tau_mem": 5.0,
-            "threshold": 1.0,
-            "lam": 0.0,
-            "glia_ratio": 0.0,
-        },
-        SearchSpace(dense_time_mode="per_step"),
-    )
-    assert cand.spec.hidden == spec.hidden
-    # (6*7 + 7*5 + 5*2) = 87 MACs per frame, x 4 frames = 348
-    assert analytic_dense_macs(cand, (6,), 4, 2) == 348.0
-    model = build_model(spec, (6,), 2)
+def test_ledger_counts_every_synapse_of_a_dense_mlp():
+    # the search prices the ledger's counts: (6*7 + 7*5 + 5*2) = 87 synapses per frame,
+    # x 4 frames = 348 dense ops per inference
+    model = build_model(ModelSpec(family="mlp", hidden=(7, 5), time_mode="per_step"), (6,), 2)
     from spikeenergy.energy import ActivityEnergy
 
     ev = evaluate(model, Toy(8, 0), ActivityEnergy(), TrainConfig(device="cpu"))
-    assert ev["dense_ops_per_sample"] == pytest.approx(348.0)
+    assert ev["ledger"].total()["dense_ops"] == pytest.approx(348.0)
 
 
 def test_architecture_objective_end_to_end(tmp_path):
