@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from spikeenergy.data import DATASETS, FrameConfig
-from spikeenergy.energy import ENERGY_TERMS
+from spikeenergy.energy import DEFAULT_TARGET, ENERGY_TERMS, get_cost_model
 from spikeenergy.models import ModelSpec
 from spikeenergy.train import DataConfig, ExperimentConfig, TrainConfig
+from spikeenergy.train.loop import make_energy_term
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,6 +37,7 @@ SUITE_KEYS = {
     "lambdas",
     "energy",
     "energy_options",
+    "target",
     "target_accuracy",
     "skip_missing",
 }
@@ -53,7 +55,15 @@ DATASET_KEYS = {
 }
 TOP_KEYS = {"suite", "train", "frames", "datasets", "models"}
 # set by the grid (seed, lam), the [suite] table (energy...) or the command line (device)
-TRAIN_RESERVED = {"seed", "lam", "energy", "energy_options", "target_accuracy", "device"}
+TRAIN_RESERVED = {
+    "seed",
+    "lam",
+    "energy",
+    "energy_options",
+    "target",
+    "target_accuracy",
+    "device",
+}
 
 
 class SuiteError(ValueError):
@@ -329,7 +339,13 @@ def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
     _check_keys(raw, TOP_KEYS, "the top level", src)
     head = _check_keys(raw.get("suite", {}), SUITE_KEYS, "[suite]", src)
     name = head.get("name", Path(source).stem)
-    energy = head.get("energy", "activity")
+    energy = head.get("energy", "joules")
+    if energy == "joules" and "lambdas" not in head:
+        raise SuiteError(
+            f"{src}: [suite] lambdas is required with the joules term: lambda is in 1/pJ, so "
+            "its scale depends on the energy per inference of your models (e.g. lambdas = "
+            "[0, 1e-9, 1e-8, 1e-7, 1e-6] for ~1e6-1e7 pJ per inference)"
+        )
     if energy not in ENERGY_TERMS:
         raise SuiteError(f"{src}: [suite] energy={energy!r}; known: {ENERGY_TERMS.names()}")
     energy_options = head.get("energy_options", {})
@@ -340,18 +356,20 @@ def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
     if reserved:
         raise SuiteError(
             f"{src}: [train] must not set {reserved}: seeds and lambdas come from "
-            f"[suite] seeds/lambdas, energy from [suite] energy, device from the "
-            f"command line"
+            f"[suite] seeds/lambdas, energy and target from [suite] energy/target, device "
+            f"from the command line"
         )
     try:
         train = TrainConfig(
             **train_raw,
             energy=energy,
             energy_options=dict(energy_options),
+            target=head.get("target", DEFAULT_TARGET),
             target_accuracy=head.get("target_accuracy"),
         )
-        ENERGY_TERMS.get(energy)(**energy_options)
-    except (TypeError, ValueError) as exc:
+        get_cost_model(train.target)
+        make_energy_term(train)
+    except (TypeError, ValueError, KeyError) as exc:
         raise SuiteError(f"{src}: [train]/[suite]: {exc}") from None
     frames = raw.get("frames", {})
     datasets = raw.get("datasets")

@@ -70,7 +70,7 @@ def test_grid_is_the_full_factorial_in_order(tmp_path: Path) -> None:
     assert len({s.run_id for s in specs}) == 36
     for s in specs:  # the grid sets lam and seed in the training config; the rest is shared
         assert s.config.train.lam == s.lam and s.config.train.seed == s.seed
-        assert s.config.train.epochs == 2 and s.config.train.energy == "activity"
+        assert s.config.train.epochs == 2 and s.config.train.energy == "joules"
     small = [s for s in specs if s.dataset == "digits-small"][0].config.data
     assert small.options == {"limit": 10}
     assert small.frames.n_time_bins == 5 and small.frames.downsample == 0.5
@@ -90,11 +90,19 @@ def test_run_ids_are_stable_and_ignore_where_and_how(tmp_path: Path) -> None:
 
 
 def test_defaults_lambdas_and_seeds() -> None:
-    suite = suite_from_dict({"datasets": [{"name": "digits-dvs"}],
+    suite = suite_from_dict({"suite": {"energy": "activity"}, "datasets": [{"name": "digits-dvs"}],
                              "models": [{"family": "mlp"}]}, "x.toml")
     assert suite.lambdas == DEFAULT_LAMBDAS == (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
     assert suite.seeds == tuple(range(10))
     assert suite.name == "x" and suite.models[0].label == "mlp"
+    # the joules term (the default) has lambda in 1/pJ: no default grid can fit every model
+    with pytest.raises(SuiteError, match="lambdas is required"):
+        suite_from_dict({"datasets": [{"name": "digits-dvs"}], "models": [{"family": "mlp"}]},
+                        "x.toml")
+    joules = suite_from_dict({"suite": {"lambdas": [0, 1e-6], "target": "loihi"},
+                              "datasets": [{"name": "digits-dvs"}],
+                              "models": [{"family": "mlp"}]}, "x.toml")
+    assert joules.train.energy == "joules" and joules.train.target == "loihi"
 
 
 @pytest.mark.parametrize(
