@@ -79,20 +79,59 @@ def with_relative_energy(table: pd.DataFrame, column: str = "energy") -> pd.Data
     return df.drop(columns="_base")
 
 
+#: time-to-target columns and the budget each run was followed for (censoring time)
+CENSORED_METRICS = {"steps_to_target": "steps", "time_to_target_s": "wall_time_s"}
+
+
 def summarize(
     table: pd.DataFrame,
     metrics: Sequence[str] = SUMMARY_METRICS,
     by: Sequence[str] = GROUP,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
-    """Per group: n and, for each metric, ``<m>`` (mean), ``<m>_lo`` and ``<m>_hi`` (CI)."""
+    """Per group: n and, for each metric, ``<m>`` (mean), ``<m>_lo`` and ``<m>_hi`` (CI).
+
+    Times to the target accuracy (``steps_to_target``, ``time_to_target_s``) are censored for
+    runs that never reached it: for them ``<m>`` is the Kaplan-Meier median with its CI (see
+    :mod:`spikeenergy.bench.efficiency`) and ``<m>_reached`` counts the runs that got there,
+    so that slow runs are not silently dropped from an average.
+    """
+    from spikeenergy.bench.efficiency import censored_times, time_to_target
+
     df = with_relative_energy(ok_runs(table))
+    censored = {}
+    for m, budget in CENSORED_METRICS.items():
+        if m not in metrics or m not in df or df.empty:
+            continue
+        if budget in df and np.isfinite(df[budget].astype(float)).all():
+            censored_times(df, m, budget)  # validates the records
+            censored[m] = time_to_target(df, by, m, budget, confidence).set_index(list(by))
+        else:
+            log.warning(
+                "summary: no %r for every run, so %s is a mean over the runs that reached the "
+                "target (biased low)",
+                budget,
+                m,
+            )
     rows = []
     for key, g in df.groupby(list(by), sort=True):
-        row = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(by, key, strict=True))
         row["n"] = len(g)
         for m in metrics:
             if m not in g:
+                continue
+            km_m = censored.get(m)
+            if km_m is not None:
+                r = km_m.loc[key if len(by) > 1 else key[0]]
+                row.update(
+                    {
+                        m: r["median"],
+                        f"{m}_lo": r["median_lo"],
+                        f"{m}_hi": r["median_hi"],
+                        f"{m}_reached": int(r["reached"]),
+                    }
+                )
                 continue
             mean, lo, hi, _ = mean_ci(g[m].to_numpy(), confidence)
             row.update({m: mean, f"{m}_lo": lo, f"{m}_hi": hi})

@@ -245,3 +245,22 @@ def test_mixed_anova_recovers_the_seed_variance_and_a_planted_effect() -> None:
     assert plain.loc["model", "p"] > t.loc["model", "p"]
     with pytest.raises(ValueError, match="at least 2"):
         mixed_anova(df[df["seed"] == 0], factors=("model", "dataset"))
+
+
+def test_summary_time_to_target_counts_runs_that_never_got_there() -> None:
+    # 5 runs: target reached at 100, 200 and 300 steps, never in 2 (censored at their 1000
+    # steps). Kaplan-Meier: S(100) = 4/5, S(200) = 3/5, S(300) = 2/5 -> median 300 (the first
+    # time S < 1/2), not the mean 200 of the three that got there; 3 of 5 reached
+    nan = float("nan")
+    t = pd.DataFrame(
+        {"dataset": "d", "model": "m", "lam": 0.0, "seed": range(5), "status": "ok",
+         "accuracy": 0.9, "energy": 1.0, "steps_to_target": [100, 200, 300, nan, nan],
+         "steps": 1000.0}
+    )
+    s = summarize(t).iloc[0]
+    assert s["steps_to_target"] == 300 and s["steps_to_target_reached"] == 3
+    assert s["accuracy"] == pytest.approx(0.9)
+    # all five reached: the Kaplan-Meier median is the ordinary median
+    t["steps_to_target"] = [500, 100, 400, 200, 300]
+    s = summarize(t).iloc[0]
+    assert s["steps_to_target"] == 300 and s["steps_to_target_reached"] == 5
