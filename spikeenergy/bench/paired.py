@@ -103,6 +103,12 @@ def _check_fraction(name: str, value: float) -> None:
         raise ValueError(f"{name} must be in (0, 1); got {value}")
 
 
+def _resample_counts(rng: np.random.Generator, b: int, n: int) -> np.ndarray:
+    """(b, n) counts of each of n items in b resamples of size n with replacement."""
+    draws = rng.integers(0, n, size=(b, n)) + n * np.arange(b)[:, None]
+    return np.bincount(draws.ravel(), minlength=b * n).reshape(b, n).astype(float)
+
+
 def crossed_bootstrap(
     matrix: np.ndarray,
     n_boot: int = 4000,
@@ -132,12 +138,10 @@ def crossed_bootstrap(
         raise ValueError(f"n_boot={n_boot} is too few replicates for a percentile CI; use >= 100")
     rng = np.random.default_rng(seed)
     raw = np.empty(n_boot)
-    p_rows = np.full(n_rows, 1.0 / n_rows)
-    p_cols = np.full(n_cols, 1.0 / n_cols)
     for lo in range(0, n_boot, chunk):
         b = min(chunk, n_boot - lo)
-        w = rng.multinomial(n_rows, p_rows, size=b).astype(float)  # (b, R) counts per seed
-        v = rng.multinomial(n_cols, p_cols, size=b).astype(float)  # (b, C) counts per sample
+        w = _resample_counts(rng, b, n_rows)  # (b, R) times each seed is drawn
+        v = _resample_counts(rng, b, n_cols)  # (b, C) times each sample is drawn
         raw[lo : lo + b] = ((w @ d) * v).sum(axis=1) / (n_rows * n_cols)
     # two-way ANOVA without replication: mean squares of rows (seeds), columns, residual
     mean = float(d.mean())
