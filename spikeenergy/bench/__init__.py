@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from spikeenergy.bench.efficiency import compare_time_to_target, time_to_target
     from spikeenergy.bench.executors import (
         LocalExecutor,
         RayExecutor,
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
         make_executor,
         threads_per_worker,
     )
+    from spikeenergy.bench.paired import crossed_bootstrap, paired_differences, paired_effects
     from spikeenergy.bench.report import markdown_table, summary_text, write_report
     from spikeenergy.bench.runner import (
         RunOutcome,
@@ -32,8 +34,10 @@ if TYPE_CHECKING:
         anova,
         energy_at_no_loss,
         mean_ci,
+        mixed_anova,
         pareto_front,
         pareto_mask,
+        partial_eta_sq_ci,
         summarize,
         with_relative_energy,
     )
@@ -70,6 +74,8 @@ _LAZY = {
     "SweepResult": "spikeenergy.bench.runner",
     "anova": "spikeenergy.bench.stats",
     "available_datasets": "spikeenergy.bench.runner",
+    "compare_time_to_target": "spikeenergy.bench.efficiency",
+    "crossed_bootstrap": "spikeenergy.bench.paired",
     "energy_at_no_loss": "spikeenergy.bench.stats",
     "execute": "spikeenergy.bench.runner",
     "expand_grid": "spikeenergy.bench.suite",
@@ -78,14 +84,19 @@ _LAZY = {
     "make_executor": "spikeenergy.bench.executors",
     "markdown_table": "spikeenergy.bench.report",
     "mean_ci": "spikeenergy.bench.stats",
+    "mixed_anova": "spikeenergy.bench.stats",
+    "paired_differences": "spikeenergy.bench.paired",
+    "paired_effects": "spikeenergy.bench.paired",
     "pareto_front": "spikeenergy.bench.stats",
     "pareto_mask": "spikeenergy.bench.stats",
+    "partial_eta_sq_ci": "spikeenergy.bench.stats",
     "prepare_shared": "spikeenergy.bench.runner",
     "run_sweep": "spikeenergy.bench.runner",
     "suite_from_dict": "spikeenergy.bench.suite",
     "summarize": "spikeenergy.bench.stats",
     "summary_text": "spikeenergy.bench.report",
     "threads_per_worker": "spikeenergy.bench.executors",
+    "time_to_target": "spikeenergy.bench.efficiency",
     "train_run": "spikeenergy.bench.runner",
     "with_overrides": "spikeenergy.bench.suite",
     "with_relative_energy": "spikeenergy.bench.stats",
@@ -109,6 +120,8 @@ __all__ = [
     "SweepResult",
     "anova",
     "available_datasets",
+    "compare_time_to_target",
+    "crossed_bootstrap",
     "energy_at_no_loss",
     "execute",
     "expand_grid",
@@ -117,14 +130,19 @@ __all__ = [
     "make_executor",
     "markdown_table",
     "mean_ci",
+    "mixed_anova",
+    "paired_differences",
+    "paired_effects",
     "pareto_front",
     "pareto_mask",
+    "partial_eta_sq_ci",
     "prepare_shared",
     "run_sweep",
     "suite_from_dict",
     "summarize",
     "summary_text",
     "threads_per_worker",
+    "time_to_target",
     "train_run",
     "with_overrides",
     "with_relative_energy",

@@ -201,21 +201,21 @@ def write_report(
 
 
 def _anova_section(ok: pd.DataFrame) -> list[str]:
-    """Two ANOVA tables: all runs (lambda as a block) and the lambda = 0 baselines."""
-    heads = ["term", "sum of squares", "df", "F", "p", "partial eta²"]
+    """Two ANOVA tables: all runs (lambda as a factor) and the lambda = 0 baselines."""
+    heads = ["term", "sum of squares", "df", "F", "p", "partial eta²", "95% CI low", "95% CI high"]
     lines = [
-        "## ANOVA of test accuracy: architecture x dataset",
+        "## ANOVA of test accuracy: architecture x dataset x lambda",
         "",
         "Type II sums of squares (statsmodels); partial eta² = SS_effect / (SS_effect + "
-        "SS_residual). Factors with one level, and models not run on every dataset, are "
-        "left out.",
+        "SS_residual) with a 95% noncentral-F interval (Steiger 2004). Factors with one level, "
+        "and models not run on every dataset and lambda, are left out.",
         "",
     ]
-    for title, df, blocks in (
-        ("All runs, lambda as an additive block factor", ok, ("lam",)),
-        ("Baselines only (lambda = 0)", ok[ok["lam"] == 0], ()),
+    for title, df, factors in (
+        ("All runs, lambda as a factor (with its interactions)", ok, ("model", "dataset", "lam")),
+        ("Baselines only (lambda = 0)", ok[ok["lam"] == 0], ("model", "dataset")),
     ):
-        res = anova(df, "accuracy", ("model", "dataset"), blocks)
+        res = anova(df, "accuracy", factors)
         lines += [f"### {title}", ""]
         if res.empty:
             lines += ["(not enough levels or runs for an ANOVA)", ""]

@@ -21,7 +21,7 @@ import torch
 import spikeenergy
 from spikeenergy.data import FrameConfig, FrameDataset, load_dataset
 from spikeenergy.data.augment import AugmentedDataset, RandomShift
-from spikeenergy.data.splits import limit_per_class, stratified_split
+from spikeenergy.data.splits import limit_per_class, validation_split
 from spikeenergy.energy import BUILTIN_COST_MODELS
 from spikeenergy.models import ModelSpec, build_model, count_parameters
 from spikeenergy.train.checkpoint import atomic_write_bytes, save_checkpoint
@@ -112,13 +112,18 @@ def frame_split(cfg: DataConfig, split: str, seed: int, opener: FrameOpener = op
 
 
 def prepare_data(cfg: DataConfig, seed: int, opener: FrameOpener = open_frames) -> PreparedData:
-    """Open the dataset's train/test splits as cached frame datasets; carve validation off train."""
+    """Open the dataset's train/test splits as cached frame datasets; carve validation off train.
+
+    Validation is split without leaks (:func:`spikeenergy.data.splits.validation_split`): by
+    recording (or with a gap) for datasets of overlapping windows such as emg-roshambo,
+    class-stratified for datasets of separate recordings.
+    """
     train_all = frame_split(cfg, "train", seed, opener)
     test = frame_split(cfg, "test", seed, opener)
     train: Any
     val: Any
     if cfg.val_fraction > 0:
-        train, val = stratified_split(train_all, cfg.val_fraction, seed)
+        train, val = validation_split(train_all, cfg.val_fraction, seed)
     else:
         train, val = train_all, None
     if cfg.augment_shift:
