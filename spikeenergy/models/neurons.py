@@ -200,7 +200,8 @@ class NeuronDriver:
 
     ``input_gain`` multiplies the input current before the library call. Norse integrates
     ``v += dt * tau_mem_inv * (i - v)``, i.e. input gain (1 - beta); the driver divides that out
-    (gain 1 / (1 - beta)) so one NeuronSpec means ``mem = beta * mem + I`` on both backends.
+    (gain 1 / (1 - beta), :func:`input_gain`) so one NeuronSpec means ``mem = beta * mem + I``
+    between resets on both backends (the resets differ: :func:`backend_difference`).
     ``state=None`` means rest (all zeros).
     """
 
