@@ -190,23 +190,30 @@ class RoundTrip:
     """Result of one importer's run against the model on the same input.
 
     ``spike_mismatches``: layer -> number of (t, b, neuron) entries whose spike differs;
-    ``spikes_compared``: entries compared in all layers; ``output_max_abs_diff``: largest
-    difference of the model's output and the graph's (reduced over time like the model's
-    readout). ``ok``: no spike differs and the outputs agree within float rounding.
+    ``spikes_compared``: entries compared in all layers; ``samples_differing``: batch samples
+    with any differing spike; ``first_mismatch``: where the earliest one is (layer, step,
+    sample, neuron), else None; ``output_max_abs_diff``: largest difference between the model's
+    output and the graph's (reduced over time like the model's readout) over the samples whose
+    spikes all agree. ``ok``: no spike differs and those outputs agree within float rounding.
     """
 
     backend: str
     spikes_compared: int
     spike_mismatches: dict[str, int]
+    samples_differing: int
+    first_mismatch: str | None
     output_max_abs_diff: float
     output_tolerance: float
 
     @property
+    def outputs_ok(self) -> bool:
+        """True when the outputs of the samples whose spikes agree are within float rounding."""
+        return self.output_max_abs_diff <= self.output_tolerance
+
+    @property
     def ok(self) -> bool:
         """True when every spike agrees and the output is within float rounding."""
-        return not any(self.spike_mismatches.values()) and (
-            self.output_max_abs_diff <= self.output_tolerance
-        )
+        return self.samples_differing == 0 and self.outputs_ok
 
 
 _REDUCE: dict[str, Callable[[Tensor], Tensor]] = {
@@ -245,19 +252,36 @@ def nir_round_trip(
                 f"{backend}: graph output shape {tuple(out.shape)} != model output "
                 f"{tuple(want.shape)}"
             )
-        mism = {}
+        mism: dict[str, int] = {}
         total = 0
-        for n in plan.neurons:
+        bad = torch.zeros(x.shape[1], dtype=torch.bool)  # samples with a differing spike
+        first: tuple[int, int, str, tuple[int, ...]] | None = None  # (t, layer order, ...)
+        for order, n in enumerate(plan.neurons):
             a, b = ref.spikes[n], got.spikes[n]
             if a.shape != b.shape:
                 raise NIRRoundTripError(
                     f"{backend}: layer {n!r} spikes have shape {tuple(b.shape)}, the model's "
                     f"{tuple(a.shape)}"
                 )
-            mism[n] = int((a != b).sum())
+            differ = a != b  # (T, B, ...)
+            mism[n] = int(differ.sum())
             total += a.numel()
-        diff = float((out - want).abs().max()) if want.numel() else 0.0
-        results.append(RoundTrip(backend, total, mism, diff, tol))
+            if mism[n]:
+                bad |= differ.flatten(2).any(2).any(0)
+                idx = tuple(int(i) for i in differ.nonzero()[0])  # earliest step of this layer
+                if first is None or (idx[0], order) < first[:2]:
+                    first = (idx[0], order, n, idx)
+        good = ~bad
+        if plan.readout == "none":  # users' models: (T, B, ...) outputs per step
+            o, w = out[:, good], want[:, good]
+        else:
+            o, w = out[good], want[good]
+        diff = float((o - w).abs().max()) if w.numel() else 0.0
+        where = None
+        if first is not None:
+            t, _, n, idx = first
+            where = f"layer {n!r}, step {t}, sample {idx[1]}, neuron {idx[2:]}"
+        results.append(RoundTrip(backend, total, mism, int(bad.sum()), where, diff, tol))
     return results
 
 
@@ -268,17 +292,30 @@ def verify_nir(
     backends: Sequence[str] = IMPORTERS,
     *,
     input_shape: Sequence[int] | None = None,
+    max_samples_differing: int = 0,
 ) -> list[RoundTrip]:
-    """:func:`nir_round_trip`, raising :class:`NIRRoundTripError` unless every backend is ok."""
+    """:func:`nir_round_trip`, raising :class:`NIRRoundTripError` unless every backend agrees.
+
+    ``max_samples_differing`` (default 0: every spike must agree) lets that many samples of
+    ``x`` differ; the others must still agree exactly. A membrane equal to the threshold to the
+    last bit can spike in one float evaluation order and not in another (measured on a trained
+    N-MNIST CNN: 1 sample in 100 when comparing the snnTorch and Norse backends); from there on
+    that sample's spikes differ.
+    """
     results = nir_round_trip(model, x, graph, backends, input_shape=input_shape)
-    bad = [r for r in results if not r.ok]
+    bad = [r for r in results if r.samples_differing > max_samples_differing or not r.outputs_ok]
     if bad:
         lines = [
-            f"{r.backend}: spikes differ {r.spike_mismatches} of {r.spikes_compared}, output "
-            f"max |diff| {r.output_max_abs_diff:.3g} (tolerance {r.output_tolerance:.3g})"
+            f"{r.backend}: spikes differ {r.spike_mismatches} of {r.spikes_compared} in "
+            f"{r.samples_differing} of {x.shape[1]} samples (first: {r.first_mismatch}), "
+            f"output max |diff| {r.output_max_abs_diff:.3g} (tolerance {r.output_tolerance:.3g})"
             for r in bad
         ]
         raise NIRRoundTripError(
-            "the NIR graph read back does not run the same network: " + "; ".join(lines)
+            "the NIR graph read back does not run the same network: "
+            + "; ".join(lines)
+            + ". If only a sample or two differ, check whether their first differing spike is a "
+            "float-rounding tie (membrane == threshold); verify_nir(max_samples_differing=...) "
+            "accepts that many"
         )
     return results

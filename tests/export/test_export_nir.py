@@ -351,12 +351,31 @@ def test_verify_raises_on_a_tampered_graph_and_export_writes_nothing(tmp_path: P
     g = build_nir_graph(m)
     verify_nir(m, x, g)
     g.nodes["fc_spk.0"].v_threshold = g.nodes["fc_spk.0"].v_threshold * 0.7
-    with pytest.raises(NIRRoundTripError, match="spikes differ"):
+    with pytest.raises(NIRRoundTripError, match="spikes differ") as err:
         verify_nir(m, x, g)
+    assert "first: layer 'fc_spk.0', step" in str(err.value)
     # export_nir(check_input=...) verifies before writing
     export_nir(m, tmp_path / "ok.nir", check_input=x)
     assert (tmp_path / "ok.nir").is_file()
     assert list(tmp_path.iterdir()) == [tmp_path / "ok.nir"]  # no temp file left
+
+
+def test_max_samples_differing_accepts_only_that_many_samples() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Linear(10, 8, bias=False),
+        snn.Leaky(beta=0.9, threshold=0.5, init_hidden=True, reset_mechanism="zero"),
+    )
+    x = torch.zeros(12, 3, 10)  # only sample 0 gets input; samples 1, 2 never spike
+    x[:, 0] = (torch.rand(12, 10, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    g = build_nir_graph(net)
+    g.nodes["1"].v_threshold = g.nodes["1"].v_threshold * 0.5  # a different network
+    results = nir_round_trip(net, x, g)
+    assert [(r.samples_differing, r.ok) for r in results] == [(1, False), (1, False)]
+    assert all("sample 0" in str(r.first_mismatch) for r in results)
+    with pytest.raises(NIRRoundTripError, match="1 of 3 samples"):
+        verify_nir(net, x, g)
+    verify_nir(net, x, g, max_samples_differing=1)  # samples 1, 2 still compared exactly
 
 
 def test_energy_report_rows_on_nodes_and_file(tmp_path: Path) -> None:
