@@ -97,6 +97,28 @@ def test_round_trip_spikeenergy_models(
     assert rates and all(0.0 < r < 1.0 for r in rates.values()), rates
 
 
+def test_same_nir_on_both_backends_exactly_where_they_compute_the_same_function() -> None:
+    from spikeenergy.models import backend_difference
+
+    # leaky, reset to zero: one function on both backends (docs/models.md) -> one graph
+    a, b = build_nir_graph(spiking(backend="snntorch")), build_nir_graph(spiking(backend="norse"))
+    assert backend_difference(NeuronSpec(**ZERO)) is None  # type: ignore[arg-type]
+    assert list(a.nodes) == list(b.nodes) and a.edges == b.edges
+    for name in a.nodes:
+        for p in ("weight", "bias", "tau", "r", "v_threshold", "v_reset", "v_leak"):
+            if hasattr(a.nodes[name], p):
+                np.testing.assert_allclose(
+                    getattr(a.nodes[name], p),
+                    getattr(b.nodes[name], p),
+                    rtol=1e-6,
+                    err_msg=f"{name}.{p}",
+                )
+    # the other options compute different functions on the two backends: no common graph
+    for neuron in ({"reset": "subtract"}, {"model": "synaptic"}):
+        with pytest.raises(NIRExportError):
+            build_nir_graph(spiking(backend="snntorch", **neuron))  # type: ignore[arg-type]
+
+
 def test_library_importers_called_directly_on_the_file(tmp_path: Path) -> None:
     # a user's view: snnTorch's import_from_nir(nir.read(path)) and Norse's from_nir(..., dt)
     from norse.torch import from_nir
