@@ -9,7 +9,7 @@ from typing import Any
 
 from spikeenergy.energy.cost_models import CostModel
 from spikeenergy.energy.ledger import DEFAULT_POLICY
-from spikeenergy.export.nir_export import export_nir
+from spikeenergy.export.nir_export import check_nir_exportable, export_nir
 from spikeenergy.export.tables import (
     file_sha256,
     format_for,
@@ -89,11 +89,31 @@ def export_checkpoint(
     fmt: str | None = None,
     **measure_kwargs: Any,
 ) -> EnergyReport:
-    """Measure checkpoint ``path`` and write ``out`` as json / csv / hdf5 / nir."""
+    """Measure checkpoint ``path`` and write ``out`` as json / csv / hdf5 / nir.
+
+    NIR: a model NIR cannot express is refused before the measurement, and the graph is
+    checked on one test batch (re-imported with snnTorch and Norse, spikes compared) before
+    it is written.
+    """
     f = format_for(out, fmt)  # fail on a bad format before the (slow) measurement
+    if f == "nir":
+        from spikeenergy.train import load_checkpoint
+
+        check_nir_exportable(load_checkpoint(path)[0])
     model, report = measure_checkpoint(path, targets, **measure_kwargs)
     if f == "nir":
-        export_nir(model, out, report)
+        export_nir(model, out, report, check_input=_first_test_batch(path, measure_kwargs))
     else:
         write_report(report, out, f)
     return report
+
+
+def _first_test_batch(path: str | os.PathLike[str], measure_kwargs: dict[str, Any]) -> Any:
+    """The first batch (time-major frames, on CPU) of the checkpoint's test data."""
+    from spikeenergy.data import make_loader
+    from spikeenergy.train import load_checkpoint
+
+    _, payload = load_checkpoint(path)
+    test, _ = checkpoint_test_data(payload, measure_kwargs.get("data_root"))
+    loader = make_loader(test, batch_size=int(measure_kwargs.get("batch_size", 64)))
+    return next(iter(loader))[0]

@@ -10,7 +10,7 @@ from spikeenergy.models.networks import (
     count_parameters,
     model_from_meta,
 )
-from spikeenergy.models.neurons import NeuronDriver, build_neuron
+from spikeenergy.models.neurons import NeuronDriver, backend_difference, build_neuron
 from spikeenergy.models.spec import FAMILIES, ModelSpec, NeuronSpec
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "NeuronSpec",
     "SpikeEnergyModel",
     "SpikingNet",
+    "backend_difference",
     "build_model",
     "build_neuron",
     "count_parameters",

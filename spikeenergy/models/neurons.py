@@ -200,7 +200,8 @@ class NeuronDriver:
 
     ``input_gain`` multiplies the input current before the library call. Norse integrates
     ``v += dt * tau_mem_inv * (i - v)``, i.e. input gain (1 - beta); the driver divides that out
-    (gain 1 / (1 - beta)) so one NeuronSpec means ``mem = beta * mem + I`` on both backends.
+    (gain 1 / (1 - beta), :func:`input_gain`) so one NeuronSpec means ``mem = beta * mem + I``
+    between resets on both backends (the resets differ: :func:`backend_difference`).
     ``state=None`` means rest (all zeros).
     """
 
@@ -228,10 +229,71 @@ _STEPS: dict[tuple[str, str], Callable[[nn.Module, Tensor, Any], tuple[Tensor, A
 }
 
 
+def input_gain(spec: NeuronSpec, backend: str) -> float:
+    """The factor the driver multiplies the input current by before the ``backend`` neuron.
+
+    snnTorch integrates ``mem = beta * mem + I``: gain 1. Norse (dt = 1) integrates
+    ``v += tau_mem_inv * (I - v)``, an input gain of ``1 - beta``; the driver cancels it with
+    ``1 / (1 - beta)``. The one definition used by the drivers, the fast engine and the NIR export.
+    """
+    if backend not in _BUILDERS:
+        raise ValueError(f"backend={backend!r} is not supported; use one of {', '.join(_BUILDERS)}")
+    if backend == "snntorch":
+        return 1.0
+    if spec.beta >= 1.0:
+        raise ValueError("backend='norse' needs beta < 1 (tau_mem_inv = 1 - beta must be > 0)")
+    return 1.0 / (1.0 - spec.beta)
+
+
 def build_neuron(spec: NeuronSpec, backend: str) -> tuple[nn.Module, NeuronDriver]:
     """Build the library neuron for ``spec`` on ``backend`` and the driver that steps it."""
     if backend not in _BUILDERS:
         raise ValueError(f"backend={backend!r} is not supported; use one of {', '.join(_BUILDERS)}")
     neuron = _BUILDERS[backend](spec)
-    gain = 1.0 / (1.0 - spec.beta) if backend == "norse" else 1.0
+    gain = input_gain(spec, backend)
     return neuron, NeuronDriver(backend, spec.kind, _STEPS[(backend, spec.kind)], gain)
+
+
+def backend_difference(spec: NeuronSpec) -> str | None:
+    """How the snnTorch and Norse neurons built from ``spec`` compute different spike trains.
+
+    ``None`` when both backends compute the same function (spikes equal up to float rounding,
+    tested on trained weights): ``model="leaky"`` with ``reset="zero"``. Otherwise a sentence
+    naming the difference (see docs/models.md, "Backend equivalence"). Gradients may differ even
+    then (Norse does not detach the reset by default; surrogates differ in name and shape).
+    """
+    if spec.kind == "leaky" and spec.reset == "zero":
+        return None
+    if spec.kind == "leaky":
+        return (
+            "reset='subtract': snnTorch subtracts the threshold after the decay "
+            "(mem[t] = beta*mem[t-1] + I[t] - threshold*spk[t-1]), Norse before it "
+            "(mem[t] = beta*(mem[t-1] - threshold*spk[t-1]) + I[t]), so a spike removes "
+            "threshold on snnTorch and beta*threshold on Norse; use reset='zero' for the same "
+            "function on both backends"
+        )
+    if spec.reset == "zero":
+        return (
+            "model='synaptic', reset='zero': snnTorch's Synaptic sets the membrane of the step "
+            "after a spike to 0 (that step's synaptic current is discarded), Norse's LIFCell "
+            "resets to 0 at the spike step and integrates the next step's current; use "
+            "model='leaky', reset='zero' for the same function on both backends"
+        )
+    return (
+        "model='synaptic', reset='subtract' exists only on snnTorch (Norse's LIFCell resets to "
+        "zero); use model='leaky', reset='zero' for the same function on both backends"
+    )
+
+
+def norse_reset_kind(reset_method: Callable[..., Tensor]) -> str:
+    """The reset a Norse ``reset_method`` performs: ``"zero"``, ``"subtract"`` or ``"unknown"``.
+
+    Knows Norse's ``reset_value`` / ``reset_subtract`` and this module's detached wrappers.
+    """
+    from norse.torch.functional.reset import reset_subtract, reset_value
+
+    if reset_method in (reset_value, _reset_value_detached):
+        return "zero"
+    if reset_method in (reset_subtract, _reset_subtract_detached):
+        return "subtract"
+    return "unknown"

@@ -46,11 +46,14 @@ def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> None:
 class NeuronSpec:
     """Parameters of a (discrete-time) leaky integrate-and-fire neuron, backend-neutral.
 
-    Dynamics per step (both backends, see docs/models.md for the exact per-backend forms)::
+    Dynamics per step between resets (both backends, see docs/models.md)::
 
         syn[t] = alpha * syn[t-1] + I[t]              (model="synaptic" only; else syn = I)
-        mem[t] = beta * mem[t-1] + syn[t]  - reset
+        mem[t] = beta * mem[t-1] + syn[t]
         spk[t] = H(mem[t] - threshold)
+
+    The backends apply the reset differently; they compute the same spike trains only for
+    ``model="leaky", reset="zero"`` (``backend_difference`` names the difference otherwise).
 
     ``detach_reset=None`` keeps the backend's native choice (snnTorch detaches the reset, Norse
     does not); an explicit value is honoured where the backend allows it and rejected otherwise.

@@ -16,7 +16,7 @@ from spikeenergy.energy.cost_models import get_cost_model
 from spikeenergy.export import read_report
 from spikeenergy.export.checkpoint import checkpoint_test_data
 from spikeenergy.metrics import measure
-from spikeenergy.models import ModelSpec
+from spikeenergy.models import ModelSpec, NeuronSpec
 from spikeenergy.train import DataConfig, ExperimentConfig, build_seeded_model, save_checkpoint
 
 DATA = DataConfig(
@@ -75,7 +75,40 @@ def test_cli_export_tables(checkpoint: Path, tmp_path: Path, fmt: str, capsys) -
     assert rep.energy_j("loihi") == pytest.approx(direct.energy_j("loihi"), rel=1e-12)
 
 
-def test_cli_export_nir_and_user_targets(checkpoint: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def zero_reset_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model NIR expresses exactly (reset to zero; the default subtract reset is refused)."""
+    spec = ModelSpec(family="snn-mlp", hidden=(8,), neuron=NeuronSpec(reset="zero"))
+    cfg = ExperimentConfig(data=DATA, model=spec)
+    model = build_seeded_model(cfg.model, (2, 9, 9), 10, seed=0)
+    path = tmp_path_factory.mktemp("ckpt0") / "model.pt"
+    save_checkpoint(path, model, cfg.to_dict(), {"test": {"accuracy": 0.5}})
+    return path
+
+
+def test_cli_export_nir_refuses_subtract_reset_before_measuring(
+    checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spikeenergy.export.checkpoint as ckpt
+
+    def no_measure(*a: object, **k: object) -> None:
+        raise AssertionError("measured although the export is refused")
+
+    monkeypatch.setattr(ckpt, "measure_checkpoint", no_measure)
+    with pytest.raises(ValueError, match="reset='zero'"):
+        export_cmd.run(parse([str(checkpoint), "--out", str(tmp_path / "m.nir")]))
+    assert not (tmp_path / "m.nir").exists()
+
+
+def test_cli_export_nir_and_user_targets(
+    zero_reset_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spikeenergy.export.nir_check as check
+
+    checked = []  # the CLI verifies the graph on a test batch with both importers
+    verify = check.verify_nir
+    monkeypatch.setattr(check, "verify_nir", lambda *a, **k: checked.append(verify(*a, **k)))
+    checkpoint = zero_reset_checkpoint
     toml = tmp_path / "t.toml"
     toml.write_text(
         "[targets.mine]\npj_per_ac = 1.0\npj_per_neuron_update = 2.0\n"
@@ -98,6 +131,7 @@ def test_cli_export_nir_and_user_targets(checkpoint: Path, tmp_path: Path) -> No
     g = nir.read(out)
     assert "energy_j[mine]" in g.nodes["fc.0"].metadata
     assert json.loads(g.metadata["targets_json"])[0]["name"] == "mine"
+    assert [[r.backend for r in rs if r.ok] for rs in checked] == [["snntorch", "norse"]]
 
 
 def test_cli_errors(checkpoint: Path, tmp_path: Path) -> None:

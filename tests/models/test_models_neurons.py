@@ -133,3 +133,47 @@ def test_norse_leaky_detach_reset_controls_gradient_through_reset(detach):
     _, state = driver.step(neuron, cur, None)
     state.v.sum().backward()
     assert float(cur.grad) == pytest.approx(1.0 if detach else 1 - 1 / 2.25, rel=1e-5)
+
+
+def test_input_gain_is_one_definition_used_by_driver_and_fast_engine():
+    from spikeenergy.models.fast.lif import LIFConfig
+    from spikeenergy.models.neurons import input_gain
+
+    spec = NeuronSpec(beta=0.8)
+    # Norse (dt = 1) integrates v += (1 - beta) * (I - v): gain 1 / (1 - 0.8) = 5 cancels it
+    assert input_gain(spec, "norse") == pytest.approx(5.0, rel=1e-12)
+    assert input_gain(spec, "snntorch") == 1.0
+    for backend in ("snntorch", "norse"):
+        _, driver = build_neuron(spec, backend)
+        assert driver.input_gain == input_gain(spec, backend)
+        assert LIFConfig.from_spec(spec, backend).input_gain == input_gain(spec, backend)
+    with pytest.raises(ValueError, match="beta < 1"):
+        input_gain(NeuronSpec(beta=1.0), "norse")
+    with pytest.raises(ValueError, match="backend"):
+        input_gain(spec, "lava")
+
+
+@pytest.mark.parametrize("backend", ["snntorch", "norse"])
+def test_leaky_zero_reset_same_spikes_on_both_backends_golden(backend):
+    # beta = 0.5, thr = 1, I = 0.6, reset to zero:
+    # t1 .6 | t2 .3+.6 = .9 | t3 .45+.6 = 1.05 (spike) | t4 0*.5+.6 = .6 | t5 .9 | t6 1.05 (spike)
+    # t7 .6 | t8 .9. snnTorch returns the pre-reset membrane, Norse the post-reset one (0 at spikes)
+    spk, mem = _run(NeuronSpec(model="leaky", beta=0.5, reset="zero"), backend, 0.6)
+    assert spk == [0, 0, 1, 0, 0, 1, 0, 0]
+    at_spike = 1.05 if backend == "snntorch" else 0.0
+    assert mem == pytest.approx([0.6, 0.9, at_spike, 0.6, 0.9, at_spike, 0.6, 0.9], abs=1e-6)
+
+
+def test_backend_difference_names_every_differing_option():
+    from spikeenergy.models import backend_difference
+
+    assert backend_difference(NeuronSpec(model="leaky", reset="zero")) is None
+    sub = backend_difference(NeuronSpec(model="leaky", reset="subtract"))
+    assert sub is not None and "after the decay" in sub and "reset='zero'" in sub
+    syn = backend_difference(NeuronSpec(model="synaptic", reset="zero"))
+    assert syn is not None and "step after a spike" in syn
+    assert backend_difference(NeuronSpec(model="synaptic", reset="subtract")) is not None
+    # the goldens above show the subtract difference: snnTorch spikes at t3, t7; Norse at t3, t6
+    s_spk, _ = _run(NeuronSpec(model="leaky", beta=0.5, reset="subtract"), "snntorch", 0.6)
+    n_spk, _ = _run(NeuronSpec(model="leaky", beta=0.5, reset="subtract"), "norse", 0.6)
+    assert s_spk != n_spk

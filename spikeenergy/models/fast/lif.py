@@ -40,6 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from spikeenergy.models.neurons import input_gain
 from spikeenergy.models.spec import NeuronSpec
 
 SEMANTICS = ("snntorch", "norse")
@@ -108,7 +109,7 @@ class LIFConfig:
                 detach_reset=bool(spec.detach_reset),
                 tau_mem=_f32_one_minus(spec.beta),
                 tau_syn=_f32_one_minus(spec.alpha),
-                input_gain=1.0 / (1.0 - spec.beta),
+                input_gain=input_gain(spec, "norse"),
                 **common,  # type: ignore[arg-type]
             )
         raise ValueError(f"backend={backend!r}; use one of {', '.join(SEMANTICS)}")
