@@ -189,13 +189,12 @@ class AudioToEvents:
         n = x.shape[0]
         if n == 0:
             return np.zeros((0, self.n_bands))
-        power = np.empty((n, self.n_bands))
-        for k, sos in enumerate(bands_sos):
-            power[:, k] = sosfilt(sos, x) ** 2
-        power = sosfilt(lowpass, power, axis=0)
         ratio = float(self.sample_rate_hz) / float(self.envelope_rate_hz)
         idx = np.floor(np.arange(math.floor((n - 1) / ratio) + 1) * ratio).astype(np.int64)
-        return np.maximum(power[idx], 0.0)  # the low-pass can undershoot zero after an offset
+        power = np.empty((idx.size, self.n_bands))
+        for k, sos in enumerate(bands_sos):  # one band at a time: memory O(samples), not x bands
+            power[:, k] = sosfilt(lowpass, sosfilt(sos, x) ** 2)[idx]
+        return np.maximum(power, 0.0)  # the low-pass can undershoot zero after an offset
 
     def levels(self, audio: np.ndarray) -> np.ndarray:
         """Band levels fed to the delta encoder, ``(envelope samples, n_bands)``.

@@ -210,6 +210,7 @@ def delta_modulate(
         sig = sig[:, None]
     if sig.ndim != 2:
         raise ValueError(f"signal must have shape (samples, channels); got {sig.shape}")
+    sig = np.ascontiguousarray(sig)  # the event lookups below index its flat view
     n_samples, n_channels = sig.shape
     empty = np.zeros(0, np.int64)
     if n_samples == 0 or n_channels == 0:

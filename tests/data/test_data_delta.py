@@ -238,3 +238,11 @@ def test_event_cap_names_the_threshold_to_raise():
     # a float overflow in the jump is refused by the same check, not turned into garbage times
     with pytest.raises(ValueError, match="max_events_per_sample"):
         delta_modulate(np.array([-1e308, 1e308]), 100.0, 1.0)
+
+
+def test_non_contiguous_signals_give_the_same_events():
+    rng = np.random.default_rng(11)
+    wide = np.cumsum(rng.normal(size=(300, 6)), axis=0)
+    view = wide[::2, ::3]  # strided in both axes
+    assert not view.flags.c_contiguous
+    assert_same_events(delta_modulate(view, 100.0, 0.7), delta_modulate_loop(view, 100.0, 0.7))
