@@ -1,5 +1,6 @@
 """Event data: Tonic datasets and transforms -> events -> time-major frames ``(T, B, ...)``."""
 
+from spikeenergy.data.audio import AudioToEvents, load_wav
 from spikeenergy.data.base import DatasetCard, DatasetNotFoundError, EventDataset
 from spikeenergy.data.delta import DeltaModulation, delta_modulate, reconstruct_from_events
 from spikeenergy.data.digits_dvs import DigitsDVS
@@ -21,6 +22,7 @@ __all__ = [
     "DATASETS",
     "EVENTS_TXP",
     "EVENTS_XYTP",
+    "AudioToEvents",
     "DVSConfig",
     "DatasetCard",
     "DatasetNotFoundError",
@@ -37,6 +39,7 @@ __all__ = [
     "emulate_dvs",
     "frame_shape",
     "load_dataset",
+    "load_wav",
     "make_events",
     "make_loader",
     "reconstruct_from_events",

@@ -1,6 +1,7 @@
 """Events -> time-major frame tensors ``(T, B, ...)`` through Tonic transforms, with caching.
 
-``FrameConfig`` picks the binning (a fixed number of time bins, or a time window), optional
+``FrameConfig`` picks the binning (a fixed number of time bins, or a time window, from each
+sample's first event or over one fixed window for all samples), optional
 Tonic ``Denoise`` / ``Downsample``, and the cache (Tonic's memory or disk cache) so epochs after
 the first do not re-bin events. Frames are ``(T, P, H, W)`` for 2-D sensors and ``(T, P, X)``
 for 1-D sensors (channels), event counts as float32 (``binarize`` clips them to {0, 1}).
@@ -32,7 +33,16 @@ from spikeenergy.data.events import validate_events
 
 @dataclass(frozen=True)
 class FrameConfig:
-    """How events become frames; exactly one of ``n_time_bins`` and ``time_window_us``."""
+    """How events become frames; exactly one of ``n_time_bins`` and ``time_window_us``.
+
+    By default the bins start at each sample's first event (``n_time_bins`` spans first to last
+    event, so every sample is stretched to the same number of bins). With ``duration_us`` every
+    sample is binned over the same fixed window ``[t_start_us, t_start_us + duration_us)``:
+    ``n_time_bins`` bins of ``duration_us / n_time_bins`` each, or ``ceil(duration_us /
+    time_window_us)`` bins of ``time_window_us``; an event at ``t_start_us + k * bin`` lands in
+    bin ``k`` whatever the sample's first event, which event-aligned windows (a heartbeat, a
+    gesture onset, a spoken word cut at fixed times) need. Events outside the window raise.
+    """
 
     n_time_bins: int | None = 25
     time_window_us: float | None = None
@@ -42,6 +52,8 @@ class FrameConfig:
     cache: str | None = "memory"  # "memory", "disk" or None
     cache_dir: str | None = None  # for cache="disk"
     sparse: bool = False  # deliver sparse COO frames (see module docstring)
+    t_start_us: float = 0.0  # fixed window origin (only with duration_us)
+    duration_us: float | None = None  # fixed window length: same bins for every sample
 
     def __post_init__(self) -> None:
         if (self.n_time_bins is None) == (self.time_window_us is None):
@@ -51,18 +63,43 @@ class FrameConfig:
             )
         if self.n_time_bins is not None and self.n_time_bins < 1:
             raise ValueError(f"n_time_bins must be >= 1; got {self.n_time_bins}")
+        if self.time_window_us is not None and not (
+            math.isfinite(self.time_window_us) and self.time_window_us > 0
+        ):
+            raise ValueError(f"time_window_us must be finite and > 0; got {self.time_window_us}")
         if self.downsample is not None and not 0 < self.downsample <= 1:
             raise ValueError(f"downsample must be in (0, 1]; got {self.downsample}")
         if self.cache not in ("memory", "disk", None):
             raise ValueError(f"cache must be 'memory', 'disk' or None; got {self.cache!r}")
         if self.cache == "disk" and not self.cache_dir:
             raise ValueError("cache='disk' needs cache_dir")
+        if not math.isfinite(self.t_start_us):
+            raise ValueError(f"t_start_us must be finite; got {self.t_start_us}")
+        if self.duration_us is None:
+            if self.t_start_us != 0:
+                raise ValueError(
+                    f"t_start_us={self.t_start_us} needs duration_us (the fixed window's length)"
+                )
+        elif not (math.isfinite(self.duration_us) and self.duration_us > 0):
+            raise ValueError(f"duration_us must be finite and > 0; got {self.duration_us}")
+
+    @property
+    def fixed_bins(self) -> tuple[int, float] | None:
+        """(bins, bin width in us) of the fixed window when ``duration_us`` is set, else None."""
+        if self.duration_us is None:
+            return None
+        if self.n_time_bins is not None:
+            return self.n_time_bins, self.duration_us / self.n_time_bins
+        window = float(self.time_window_us)  # type: ignore[arg-type]  # set: exactly one of two
+        return max(1, math.ceil(self.duration_us / window)), window
 
     def key(self) -> str:
         """A short hash of the binning parameters (names disk-cache folders)."""
         fields = {k: v for k, v in asdict(self).items() if k not in ("cache", "cache_dir")}
         if not self.sparse:
             del fields["sparse"]  # dense configs keep the cache keys they had before the option
+        if self.duration_us is None:
+            del fields["t_start_us"], fields["duration_us"]  # likewise for the fixed window
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -92,8 +129,11 @@ class EventsToFrames:
         cfg = self.config
         validate_events(events, self.sensor_size)
         size = output_sensor_size(self.sensor_size, cfg)
+        fixed = cfg.fixed_bins
+        if fixed is not None:
+            _check_in_window(events, cfg.t_start_us, fixed[0] * fixed[1])
         if len(events) == 0:
-            steps = cfg.n_time_bins if cfg.n_time_bins is not None else 1
+            steps = fixed[0] if fixed else (cfg.n_time_bins if cfg.n_time_bins is not None else 1)
             return np.zeros((steps, *frame_shape(self.sensor_size, cfg)), dtype=np.float32)
         steps_t: list[Any] = []
         if cfg.denoise_us is not None:
@@ -102,7 +142,9 @@ class EventsToFrames:
             steps_t.append(T.Denoise(filter_time=cfg.denoise_us))
         if cfg.downsample is not None:
             steps_t.append(T.Downsample(spatial_factor=cfg.downsample))
-        if cfg.n_time_bins is not None:
+        if fixed is not None:
+            to_frame: Any = _FixedWindowFrames(size, cfg.t_start_us, *fixed)
+        elif cfg.n_time_bins is not None:
             # Tonic's n_time_bins slicing uses floor((t_last - t_first) / n) end-exclusive windows
             # and so always drops the last event; a time window of ceil(span / n) with the end
             # pinned gives exactly n bins that hold every event.
@@ -126,6 +168,55 @@ class EventsToFrames:
         if cfg.binarize:
             frames = np.minimum(frames, 1)
         return frames.astype(np.float32)
+
+
+def _check_in_window(events: np.ndarray, start: float, duration: float) -> None:
+    """Raise if an event falls outside the fixed window ``[start, start + duration)``."""
+    if len(events) == 0:
+        return
+    stop = start + duration
+    t = events["t"]
+    outside = (t < start) | (t >= stop)
+    if outside.any():
+        first = int(t[np.argmax(outside)])
+        raise ValueError(
+            f"{int(outside.sum())} event(s) outside the fixed frame window [{start:g}, {stop:g}) "
+            f"us (first at t = {first} us); cut each sample's events to the window, or set "
+            "t_start_us / duration_us to cover them"
+        )
+
+
+@dataclass(frozen=True)
+class _FixedWindowFrames:
+    """Event counts over ``n_bins`` bins of ``width_us`` from ``start_us`` (Tonic's layout).
+
+    Tonic's ``ToFrame`` places float window starts with ``searchsorted`` and counts its slices
+    as ``ceil((end - start - w) / w) + 1``, which float rounding can make one too many; here an
+    event's bin is ``floor((t - start) / width)``, exact for integer widths.
+    """
+
+    sensor_size: tuple[int, int, int]
+    start_us: float
+    n_bins: int
+    width_us: float
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        bins = np.floor((events["t"] - self.start_us) / self.width_us).astype(np.int64)
+        bins = np.minimum(bins, self.n_bins - 1)  # a last partial bin, or rounding at the end
+        w, h, n_pol = self.sensor_size
+        p = events["p"].astype(np.int64)
+        if n_pol == 1:  # as Tonic: one polarity channel, and the events must agree
+            if np.unique(p).size > 1:
+                raise ValueError("single polarity sensor, but events contain both polarities")
+            p = np.zeros_like(p)
+        x = events["x"].astype(np.int64)
+        if "y" in (events.dtype.names or ()):
+            frames = np.zeros((self.n_bins, n_pol, h, w), dtype=np.int32)
+            np.add.at(frames, (bins, p, events["y"].astype(np.int64), x), 1)
+        else:
+            frames = np.zeros((self.n_bins, n_pol, w), dtype=np.int32)
+            np.add.at(frames, (bins, p, x), 1)
+        return frames
 
 
 def frames_to_coo(frames: np.ndarray) -> dict[str, np.ndarray]:

@@ -83,7 +83,9 @@ def test_collate_sparse_equals_dense_collate_with_padding():
 def test_dense_cache_key_unchanged_and_sparse_key_differs():
     cfg = FrameConfig(n_time_bins=7)
     # the key as computed before the sparse option existed: hash of the binning fields only
-    fields = {k: v for k, v in asdict(cfg).items() if k not in ("cache", "cache_dir", "sparse")}
+    # (without the later options too: sparse, and the fixed window t_start_us / duration_us)
+    later = ("cache", "cache_dir", "sparse", "t_start_us", "duration_us")
+    fields = {k: v for k, v in asdict(cfg).items() if k not in later}
     old = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
     assert cfg.key() == old
     assert FrameConfig(n_time_bins=7, sparse=True).key() != old
