@@ -11,22 +11,44 @@ from spikeenergy.train.experiment import (
     prepare_data,
     run_experiment,
 )
-from spikeenergy.train.loop import FitResult, NonFiniteLossError, evaluate, fit, run_epoch
+from spikeenergy.train.loop import (
+    FitResult,
+    NonFiniteLossError,
+    class_weights,
+    evaluate,
+    fit,
+    run_epoch,
+)
+from spikeenergy.train.prune import Pruner
+from spikeenergy.train.scores import (
+    TASK_METRICS,
+    TaskMetric,
+    register_task_metric,
+    task_metric,
+    task_scores,
+)
 
 __all__ = [
+    "TASK_METRICS",
     "DataConfig",
     "ExperimentConfig",
     "FitResult",
     "NonFiniteLossError",
     "PreparedData",
+    "Pruner",
+    "TaskMetric",
     "TrainConfig",
     "build_seeded_model",
+    "class_weights",
     "evaluate",
     "fit",
     "frame_split",
     "load_checkpoint",
     "prepare_data",
+    "register_task_metric",
     "run_epoch",
     "run_experiment",
     "save_checkpoint",
+    "task_metric",
+    "task_scores",
 ]

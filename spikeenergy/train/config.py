@@ -36,6 +36,8 @@ class TrainConfig:
     target: str = DEFAULT_TARGET  # cost model of the joules term and of the training logs
     prune_below: float | None = None  # remove synapses below this x mean |w| after each epoch
     target_accuracy: float | None = None  # for time/steps-to-target (training efficiency)
+    metric: str = "accuracy"  # task metric that selects the checkpoint on validation
+    class_weights: str | None = None  # "balanced": cross-entropy weighted by 1 / class share
     device: str | None = None  # None: CUDA when available, else CPU
 
     def __post_init__(self) -> None:
@@ -55,6 +57,11 @@ class TrainConfig:
             raise ValueError(f"grad_clip={self.grad_clip} must be positive or None")
         if self.target_accuracy is not None and not 0 < self.target_accuracy <= 1:
             raise ValueError(f"target_accuracy={self.target_accuracy} must be in (0, 1]")
+        if self.class_weights not in (None, "balanced"):
+            raise ValueError(
+                f"class_weights={self.class_weights!r}; use None or 'balanced' (inverse class "
+                "frequency of the training split)"
+            )
         if self.energy == "joules" and "target" in self.energy_options:
             raise ValueError(
                 "set the joules term's target with TrainConfig.target (train.target in a suite), "

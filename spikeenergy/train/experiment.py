@@ -27,6 +27,7 @@ from spikeenergy.models import ModelSpec, build_model, count_parameters
 from spikeenergy.train.checkpoint import atomic_write_bytes, save_checkpoint
 from spikeenergy.train.config import TrainConfig
 from spikeenergy.train.loop import FitResult, evaluate, fit, make_energy_term
+from spikeenergy.train.scores import confusion_matrix
 
 METRICS_SCHEMA = "spikeenergy.metrics/2"
 
@@ -168,13 +169,18 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def evaluation_record(ev: dict[str, Any], cfg: ExperimentConfig) -> dict[str, Any]:
-    """One evaluated split as stored: accuracy, loss, the energy term and the ledger in joules.
+    """One evaluated split as stored: accuracy, task scores, confusion matrix, the predictions
+    and labels in split order (for paired statistics), loss, the energy term and the ledger.
 
     The ledger is priced on every built-in target (the table's ``energy_j[<target>]`` columns).
     """
     return {
         "accuracy": ev["accuracy"],
         "loss": ev["task_loss"],
+        "scores": ev["scores"],
+        "confusion": confusion_matrix(ev["preds"], ev["targets"], ev["num_classes"]).tolist(),
+        "predictions": [int(v) for v in ev["preds"]],
+        "labels": [int(v) for v in ev["targets"]],
         "energy": {cfg.train.energy: ev["energy"]},
         "n_samples": ev["n_samples"],
         "ledger": ev["ledger"].to_dict(BUILTIN_COST_MODELS),
@@ -219,6 +225,8 @@ def experiment_metrics(
         "test": evaluation_record(test, cfg),
         "best_epoch": result.best_epoch,
         "best_val_accuracy": result.best_val_accuracy,
+        "metric": result.metric,
+        "best_val_score": result.best_val_score,
         "efficiency": result.efficiency,
         "curves": result.curves(),
     }

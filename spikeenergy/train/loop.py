@@ -9,6 +9,7 @@ with :class:`NonFiniteLossError` on a NaN/inf loss after restoring the last good
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 import time
@@ -34,6 +35,7 @@ from spikeenergy.energy import (
 from spikeenergy.record import ActivityRecorder
 from spikeenergy.train.config import TrainConfig
 from spikeenergy.train.prune import Pruner
+from spikeenergy.train.scores import task_metric, task_scores
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,9 @@ class FitResult:
 
     history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int = -1
-    best_val_accuracy: float = float("nan")
+    best_val_accuracy: float = float("nan")  # validation accuracy of the selected epoch
+    metric: str = "accuracy"  # the task metric that selected it
+    best_val_score: float = float("nan")  # its value at the selected epoch
     efficiency: dict[str, Any] = field(default_factory=dict)
 
     def curves(self) -> dict[str, list[Any]]:
@@ -150,6 +154,7 @@ def run_epoch(
     }
     if not training:
         out["preds"], out["targets"] = torch.cat(preds), torch.cat(targets)
+        out["num_classes"] = int(logits.shape[1])
     if ledger is not None:
         out["ledger"] = ledger
     return out
@@ -162,12 +167,35 @@ def evaluate(
     config: TrainConfig | None = None,
     measure: bool = True,
 ) -> dict[str, Any]:
-    """Accuracy, cross-entropy, energy term, predictions and (``measure``) the energy ledger."""
+    """Accuracy, cross-entropy, energy term, predictions, task scores (``scores``: every
+    registered task metric) and (``measure``) the energy ledger, on ``data``."""
     config = config if config is not None else TrainConfig()
     device = config.resolved_device()
     model.to(device)
     loss_fn = EnergyRegularizedLoss(F.cross_entropy, energy, config.lam)
-    return run_epoch(model, as_loader(data, config, False), loss_fn, device, measure=measure)
+    out = run_epoch(model, as_loader(data, config, False), loss_fn, device, measure=measure)
+    out["scores"] = task_scores(out["preds"], out["targets"], out["num_classes"])
+    return out
+
+
+def class_weights(data: DataLoader | Dataset, num_classes: int | None = None) -> Tensor:
+    """Inverse class frequency of a training split, scaled to mean 1 over present classes.
+
+    Reads the dataset's ``targets`` (every spikeenergy dataset and split carries them); a class
+    absent from the split gets weight 0 (it cannot be trained on).
+    """
+    ds = data.dataset if isinstance(data, DataLoader) else data
+    targets = getattr(ds, "targets", None)
+    if targets is None:
+        raise ValueError(
+            "class_weights='balanced' needs the training data's labels: give the dataset a "
+            "'targets' attribute (a list of class indices)"
+        )
+    y = torch.as_tensor([int(t) for t in targets])
+    n = int(num_classes) if num_classes is not None else int(y.max()) + 1
+    counts = torch.bincount(y, minlength=n).double()
+    w = torch.where(counts > 0, counts.sum() / (counts.clamp(min=1) * (counts > 0).sum()), 0.0)
+    return w.float()
 
 
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -183,6 +211,11 @@ def _make_scheduler(opt: torch.optim.Optimizer, config: TrainConfig) -> Any:
     return None
 
 
+def _num_classes(model: nn.Module) -> int | None:
+    n = getattr(model, "num_classes", None)
+    return int(n) if n is not None else None
+
+
 def fit(
     model: nn.Module,
     train_data: DataLoader | Dataset,
@@ -194,7 +227,8 @@ def fit(
 ) -> FitResult:
     """Train ``model`` in place on L = CE + lam * E; returns curves and training efficiency.
 
-    At the end ``model`` holds the weights of the best validation epoch (ties go to the LATER
+    At the end ``model`` holds the weights of the best validation epoch by ``config.metric``
+    (a task metric: accuracy, balanced_accuracy, macro_f1, ...; ties go to the LATER
     epoch: with an energy term, the later of two equally accurate epochs is the one trained
     longer against the energy), or of the last epoch when there is no validation data (training
     accuracy would reward over-fitting, not generalisation). Validation epochs log the ledger's
@@ -211,7 +245,13 @@ def fit(
     device = config.resolved_device()
     model.to(device)
     energy = energy if energy is not None else make_energy_term(config)
-    loss_fn = EnergyRegularizedLoss(F.cross_entropy, energy, config.lam)
+    task_loss: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy
+    if config.class_weights == "balanced":
+        task_loss = functools.partial(
+            F.cross_entropy, weight=class_weights(train_data, _num_classes(model)).to(device)
+        )
+    loss_fn = EnergyRegularizedLoss(task_loss, energy, config.lam)
+    metric = task_metric(config.metric)
     train_loader = as_loader(train_data, config, shuffle=True)
     val_loader = as_loader(val_data, config, shuffle=False) if val_data is not None else None
     optimizer = _make_optimizer(model, config)
@@ -225,7 +265,8 @@ def fit(
 
     result = FitResult()
     best_state = copy.deepcopy(model.state_dict())
-    best_acc, stale, steps = -math.inf, 0, 0
+    best_score = -math.inf if metric.higher_is_better else math.inf
+    stale, steps = 0, 0
     start = time.perf_counter()
     bar = tqdm(range(config.epochs), desc="train", unit="epoch", disable=not progress, leave=False)
     for epoch in bar:
@@ -259,6 +300,7 @@ def fit(
             row.update(
                 val_loss=va["loss"],
                 val_accuracy=va["accuracy"],
+                val_score=metric(va["preds"], va["targets"], va["num_classes"]),
                 val_energy=va["energy"],
                 val_energy_j=summary[f"energy_j[{target.name}]"],
                 val_spike_rate=summary.get("spike_rate", float("nan")),
@@ -267,12 +309,12 @@ def fit(
         row["wall_time_s"] = time.perf_counter() - start
         row["steps"] = steps
         result.history.append(row)
-        monitor = row.get("val_accuracy")
+        monitor = row.get("val_score")
         if (
-            monitor is not None
+            "val_accuracy" in row
             and config.target_accuracy is not None
             and "time_to_target_s" not in result.efficiency
-            and monitor >= config.target_accuracy
+            and row["val_accuracy"] >= config.target_accuracy
         ):
             result.efficiency.update(
                 time_to_target_s=row["wall_time_s"],
@@ -281,9 +323,10 @@ def fit(
             )
         if monitor is None:  # no validation data: keep the last epoch
             result.best_epoch, best_state = epoch, copy.deepcopy(model.state_dict())
-        elif monitor >= best_acc:  # ties go to the later epoch
-            stale = 0 if monitor > best_acc else stale + 1
-            best_acc, result.best_epoch = monitor, epoch
+        elif not metric.is_better(best_score, monitor):  # ties go to the later epoch
+            stale = 0 if metric.is_better(monitor, best_score) else stale + 1
+            best_score, result.best_epoch = monitor, epoch
+            result.best_val_accuracy = row["val_accuracy"]
             best_state = copy.deepcopy(model.state_dict())
         else:
             stale += 1
@@ -296,7 +339,8 @@ def fit(
             break
     bar.close()
     model.load_state_dict(best_state)
-    result.best_val_accuracy = best_acc if val_loader is not None else float("nan")
+    result.metric = metric.name
+    result.best_val_score = best_score if val_loader is not None else float("nan")
     result.efficiency.update(
         wall_time_s=time.perf_counter() - start,
         epochs=len(result.history),

@@ -184,3 +184,48 @@ def test_cli_train_writes_metrics(tmp_path, capsys):
     rc = cli_main(["train", "--dataset", "no-such-set"])
     assert rc == 2
     assert "unknown dataset 'no-such-set'" in capsys.readouterr().err
+
+
+class Imbalanced(ToyFrames):
+    """ToyFrames with 7 of every 8 samples in class 0 (the pattern still tells them apart)."""
+
+    def __init__(self, n: int = 32, seed: int = 0) -> None:
+        super().__init__(n, seed)
+        g = torch.Generator().manual_seed(seed + 100)
+        self.targets = [1 if i % 8 == 0 else 0 for i in range(n)]
+        self.x = (torch.rand(n, 4, 6, generator=g) < 0.2).float()
+        for i, y in enumerate(self.targets):
+            cols = slice(0, 3) if y else slice(3, 6)
+            self.x[i, :, cols] += (torch.rand(4, 3, generator=g) < 0.7).float()
+
+
+def test_class_weights_by_hand():
+    from spikeenergy.train import class_weights
+
+    # 28 samples of class 0 and 4 of class 1: weights N / (K * n_c) = 32 / (2 * 28), 32 / 8
+    w = class_weights(Imbalanced(32))
+    torch.testing.assert_close(w, torch.tensor([32 / 56, 4.0]))
+    # a class absent from the split cannot be trained on: weight 0, others over present ones
+    w3 = class_weights(Imbalanced(32), num_classes=3)
+    torch.testing.assert_close(w3, torch.tensor([32 / 56, 4.0, 0.0]))
+
+
+def test_metric_selects_the_checkpoint_and_scores_are_reported():
+    model = build_seeded_model(ModelSpec(family="mlp", hidden=(8,)), (6,), 2, seed=0)
+    cfg = TrainConfig(**CPU, metric="balanced_accuracy", class_weights="balanced")
+    result = fit(model, Imbalanced(64), Imbalanced(32, seed=1), cfg, progress=False)
+    assert result.metric == "balanced_accuracy"
+    best = result.history[result.best_epoch]
+    assert result.best_val_score == best["val_score"]
+    assert best["val_score"] == max(r["val_score"] for r in result.history)
+    ev = evaluate(model, Imbalanced(32, seed=2), ActivityEnergy(), TrainConfig(device="cpu"))
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    y, p = ev["targets"].numpy(), ev["preds"].numpy()
+    assert ev["scores"]["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, p))
+    assert ev["scores"]["macro_f1"] == pytest.approx(f1_score(y, p, average="macro"))
+    assert ev["scores"]["accuracy"] == pytest.approx(ev["accuracy"])
+    with pytest.raises(KeyError, match="known"):  # unknown names list the registered metrics
+        fit(model, Imbalanced(), None, TrainConfig(**CPU, metric="nope"))
+    with pytest.raises(ValueError, match="class_weights"):
+        TrainConfig(class_weights="inverse")
