@@ -19,6 +19,7 @@ COMMANDS = {
     "datasets": "spikeenergy.cli.datasets",
     "export": "spikeenergy.cli.export",
     "search": "spikeenergy.cli.search",
+    "tables": "spikeenergy.cli.tables",
 }
 
 
