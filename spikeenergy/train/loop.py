@@ -214,12 +214,19 @@ def fit(
     energy: EnergyTerm | None = None,
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any], nn.Module], None] | None = None,
+    on_state: Callable[[dict[str, Any]], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> FitResult:
     """Train ``model`` in place on L = CE + lam * E; returns curves and training efficiency.
 
     The weights of the best validation epoch (or the last epoch without validation data) are
     loaded into ``model`` at the end. ``on_epoch(row, model)`` runs after every epoch (e.g. to
     write a checkpoint); a non-finite loss restores the last good weights and raises.
+
+    ``on_state(state)`` receives, after every epoch, everything needed to continue: weights,
+    optimizer and scheduler state, the shuffling generator, best weights, counters and history
+    (tensors and plain data only). ``resume=state`` continues from it: the same config then
+    gives the same weights and metrics, bit for bit, as a run that was never interrupted.
     """
     config = config if config is not None else TrainConfig()
     device = config.resolved_device()
@@ -235,7 +242,28 @@ def fit(
     best_state = copy.deepcopy(model.state_dict())
     best_acc, stale, steps = -math.inf, 0, 0
     start = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc="train", unit="epoch", disable=not progress, leave=False)
+    first = 0
+    gen = getattr(train_loader, "generator", None)
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(resume["scheduler"])
+        if gen is not None and resume.get("loader_rng") is not None:
+            gen.set_state(resume["loader_rng"])
+        best_state = copy.deepcopy(resume["best_state"])
+        best_acc, stale = float(resume["best_acc"]), int(resume["stale"])
+        steps = int(resume["steps"])
+        result.best_epoch = int(resume["best_epoch"])
+        result.history = copy.deepcopy(list(resume["history"]))
+        result.efficiency.update(resume["efficiency"])
+        start -= float(resume["elapsed_s"])
+        first = int(resume["epoch"]) + 1
+        if config.patience is not None and stale > config.patience:
+            first = config.epochs  # it had stopped early
+    bar = tqdm(
+        range(first, config.epochs), desc="train", unit="epoch", disable=not progress, leave=False
+    )
     for epoch in bar:
         good_state = copy.deepcopy(model.state_dict())
         try:
@@ -295,6 +323,24 @@ def fit(
         log.info("epoch %d: %s", epoch, {k: v for k, v in row.items() if not isinstance(v, dict)})
         if on_epoch is not None:
             on_epoch(row, model)
+        if on_state is not None:
+            on_state(
+                {
+                    "epoch": epoch,
+                    "model": copy.deepcopy(model.state_dict()),
+                    "optimizer": copy.deepcopy(optimizer.state_dict()),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "loader_rng": gen.get_state() if gen is not None else None,
+                    "best_state": best_state,
+                    "best_acc": best_acc,
+                    "best_epoch": result.best_epoch,
+                    "stale": stale,
+                    "steps": steps,
+                    "history": result.history,
+                    "efficiency": dict(result.efficiency),
+                    "elapsed_s": time.perf_counter() - start,
+                }
+            )
         if config.patience is not None and stale > config.patience:
             break
     bar.close()
