@@ -323,48 +323,55 @@ def _sweep_locked(
     ok = failed = 0
     best = _initial_best(table, {s.run_id for s in specs})
     rows = {r["run_id"]: r for r in table.to_dict("records")}
-    with (
-        tqdm(
-            total=len(specs),
-            initial=n_done,
-            desc=f"bench {suite.name}",
-            unit="run",
-            disable=not progress,
-            dynamic_ncols=True,
-        ) as bar,
-        contextlib.closing(executor.map_unordered(fn, tasks)) as results,
-    ):
-        bar.set_postfix_str(f"best {best[1] if best else '-'}")
-        for task, out, exc in results:
-            spec = task.spec
-            with _signals_deferred():
-                rec = _record(spec, out, exc, store.attempts(spec.run_id) + 1, task.threads)
-                if store.put(rec):
-                    rows[rec.run_id] = flat_row(rec)
-                    store.write_csv(
-                        pd.DataFrame([rows[k] for k in sorted(rows)], columns=list(COLUMNS))
+    try:
+        with (
+            tqdm(
+                total=len(specs),
+                initial=n_done,
+                desc=f"bench {suite.name}",
+                unit="run",
+                disable=not progress,
+                dynamic_ncols=True,
+            ) as bar,
+            contextlib.closing(executor.map_unordered(fn, tasks)) as results,
+        ):
+            bar.set_postfix_str(f"best {best[1] if best else '-'}")
+            for task, out, exc in results:
+                spec = task.spec
+                with _signals_deferred():
+                    rec = _record(spec, out, exc, store.attempts(spec.run_id) + 1, task.threads)
+                    if store.put(rec):
+                        rows[rec.run_id] = flat_row(rec)
+                        store.write_csv(
+                            pd.DataFrame([rows[k] for k in sorted(rows)], columns=list(COLUMNS))
+                        )
+                if rec.status == "ok":
+                    ok += 1
+                    assert rec.metrics is not None
+                    acc = float(rec.metrics["test"]["accuracy"])
+                    if best is None or acc > best[0]:
+                        best = acc, _label(acc, spec.model, spec.dataset, spec.lam)
+                else:
+                    failed += 1
+                    log.warning(
+                        "run %s (%s, %s, lam=%g, seed=%d) failed: %s",
+                        spec.run_id,
+                        spec.dataset,
+                        spec.model,
+                        spec.lam,
+                        spec.seed,
+                        rec.error,
                     )
-            if rec.status == "ok":
-                ok += 1
-                assert rec.metrics is not None
-                acc = float(rec.metrics["test"]["accuracy"])
-                if best is None or acc > best[0]:
-                    best = acc, _label(acc, spec.model, spec.dataset, spec.lam)
-            else:
-                failed += 1
-                log.warning(
-                    "run %s (%s, %s, lam=%g, seed=%d) failed: %s",
-                    spec.run_id,
-                    spec.dataset,
-                    spec.model,
-                    spec.lam,
-                    spec.seed,
-                    rec.error,
+                bar.update(1)
+                bar.set_postfix_str(
+                    f"best {best[1] if best else '-'}" + (f" failed {failed}" if failed else "")
                 )
-            bar.update(1)
-            bar.set_postfix_str(
-                f"best {best[1] if best else '-'}" + (f" failed {failed}" if failed else "")
-            )
+    except BaseException:
+        # interrupted or failed: leave results.csv/results.h5 matching the stored records
+        # (best effort; a second Ctrl-C only stops this, atomic writes keep the files whole)
+        with contextlib.suppress(Exception):
+            store.consolidate()
+        raise
     table = store.consolidate()
     return SweepResult(
         table=table,

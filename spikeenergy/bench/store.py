@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import io
 import json
 import logging
 import os
@@ -365,12 +366,17 @@ class ResultsStore:
         return self.runs_dir / f"{run_id}.h5"
 
     def _write_atomic_h5(self, path: Path, fill: Any) -> None:
-        """``fill(h5file)`` into a hidden temp file, fsync, rename over ``path``."""
+        """``fill(h5file)`` into memory, then to a hidden temp file (fsync) renamed over
+        ``path``. HDF5 never writes the disk itself, so a full disk is one clean OSError (not
+        a cascade of HDF5 errors from half-written objects)."""
+        buf = io.BytesIO()
+        with h5py.File(buf, "w") as f:
+            fill(f)
         tmp = _atomic_target(path)
         try:
-            with h5py.File(tmp, "w") as f:
-                fill(f)
-            with open(tmp, "rb+") as fh:
+            with open(tmp, "wb") as fh:
+                fh.write(buf.getbuffer())
+                fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         except OSError as exc:

@@ -74,10 +74,9 @@ def check_device(name: str | None) -> str | None:
         return None
     try:
         dev = torch.device(name)
-    except (RuntimeError, TypeError) as exc:
+    except (RuntimeError, TypeError):
         raise ValueError(
-            f"--device {name!r} is not a device ({str(exc).splitlines()[0]}); use "
-            f"{', '.join(DEVICE_TYPES)} or cuda:N"
+            f"--device {name!r} is not a device; use {', '.join(DEVICE_TYPES)} or cuda:N"
         ) from None
     if dev.type not in DEVICE_TYPES:
         raise ValueError(f"--device {name!r}: use one of {', '.join(DEVICE_TYPES)} or cuda:N")
