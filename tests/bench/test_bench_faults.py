@@ -466,3 +466,30 @@ def test_a_full_disk_stops_the_sweep_with_one_clear_error(tmp_path: Path) -> Non
     with h5py.File(store.record_path(store.run_ids()[0]), "r") as f:
         assert f.attrs["status"] == "ok"
 
+
+
+@pytest.mark.slow
+def test_real_runs_give_identical_numbers_on_one_and_two_workers(tmp_path: Path) -> None:
+    from spikeenergy.bench import Suite, SuiteDataset, SuiteModel
+    from spikeenergy.data import FrameConfig
+    from spikeenergy.models import ModelSpec
+    from spikeenergy.train import DataConfig, TrainConfig
+
+    suite = Suite(
+        name="threads",
+        datasets=(SuiteDataset("d", DataConfig(options={"limit": 40}, train_per_class=2,
+                                               test_per_class=1,
+                                               frames=FrameConfig(n_time_bins=3,
+                                                                  downsample=0.5))),),
+        models=(SuiteModel("mlp", ModelSpec(family="mlp", hidden=(16,))),
+                SuiteModel("snn", ModelSpec(family="snn-mlp", hidden=(16,)))),
+        lambdas=(0.0, 0.1), seeds=(0,), train=TrainConfig(epochs=2, batch_size=4, device="cpu"),
+    )
+    cols = ["run_id", "accuracy", "loss", "energy", "synops_per_sample", "best_val_accuracy"]
+    tables = []
+    for workers in (1, 2):
+        res = run_sweep(suite, ResultsStore(tmp_path / f"w{workers}"), LocalExecutor(workers),
+                        progress=False)
+        assert res.ok == 4
+        tables.append(res.table[cols].sort_values("run_id").reset_index(drop=True))
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
