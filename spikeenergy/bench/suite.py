@@ -364,6 +364,8 @@ def _dataset(i: int, d: Any, frames: dict[str, Any], src: str) -> SuiteDataset:
             test_per_class=d.get("test_per_class"),
             augment_shift=int(d.get("augment_shift", 0)),
         )
+    except SuiteError:
+        raise  # already names the file and the place
     except (TypeError, ValueError) as exc:
         raise SuiteError(f"{src}: {where}: {exc}") from None
     if not 0 <= data.val_fraction < 1:

@@ -18,7 +18,6 @@ lambdas = [0.0]
 {suite}
 
 [train]
-epochs = 1
 {train}
 
 [frames]
@@ -42,6 +41,7 @@ FIELDS = ("name", "suite", "train", "frames", "dataset", "options", "data", "mod
 def suite_text(**parts: str) -> str:
     values = {k: "" for k in FIELDS} | {"dataset": "digits-dvs", "options": "limit = 20"}
     values["name"] = 'name = "v"'
+    values["train"] = "epochs = 1"
     values.update(parts)
     return BASE.format(**values)
 
@@ -70,7 +70,8 @@ BAD = [
     ({"suite": "energy_options = 3"}, "energy_options=3 must be a table"),
     ({"suite": "description = 1"}, "description=1 must be a string"),
     # training budget types: refused, not truncated or failing in every run
-    ({"train": "batch_size = 32.0"}, "batch_size=32.0 must be an integer"),
+    ({"train": "epochs = 2.5"}, "epochs=2.5 must be an integer"),
+    ({"train": "epochs = 1\nbatch_size = 32.0"}, "batch_size=32.0 must be an integer"),
     ({"train": 'lr = "0.1"'}, "lr='0.1' must be a finite number"),
     ({"train": "patience = 1.5"}, "patience=1.5 must be an integer (or absent)"),
     ({"train": "grad_clip = true"}, "grad_clip=True must be a finite number"),
@@ -118,6 +119,7 @@ def test_bad_values_are_refused_at_load_naming_the_key(
         load(tmp_path, **parts)
     text = str(info.value)
     assert text.startswith(str(tmp_path / "v.toml")) and message in text, text
+    assert text.count("v.toml") == 1 and "\n" not in text  # one line, the file named once
 
 
 def test_hidden_widths_must_be_integers(tmp_path: Path) -> None:
