@@ -3,18 +3,25 @@
 Functions over frozen configs; nothing here changes a caller's model or config. A run that
 raises is stored as a "failed" record with its error (and retried by the next sweep); a sweep
 that is killed keeps every record written so far and loses only the runs in flight.
+
+One sweep at a time writes a store (:meth:`ResultsStore.sweep_lock`); results.csv is rewritten
+as every run finishes; each run uses a fixed number of torch threads (default 1, recorded in
+the record's ``extra``), so the numbers do not depend on how many workers run side by side.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
 import logging
+import signal
 import socket
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -27,14 +34,14 @@ from spikeenergy.bench.executors import (
     RayExecutor,
     threads_per_worker,
 )
-from spikeenergy.bench.store import ResultsStore, RunRecord
+from spikeenergy.bench.store import COLUMNS, ResultsStore, RunRecord, flat_row
 from spikeenergy.bench.suite import RunSpec, Suite, expand_grid
 from spikeenergy.data import DatasetNotFoundError, FrameDataset, load_dataset
 from spikeenergy.train import DataConfig, PreparedData, prepare_data, run_experiment
 
 log = logging.getLogger(__name__)
 
-#: a run function: one grid cell -> the metrics dict of ``run_experiment`` (schema metrics/1)
+#: a run function: one grid cell -> the metrics dict of ``run_experiment`` (schema metrics/2)
 RunFn = Callable[[RunSpec], dict[str, Any]]
 
 
@@ -43,7 +50,7 @@ class RunTask:
     """What a worker receives: the run and how many torch threads it may use."""
 
     spec: RunSpec
-    threads: int | None = None  # None: leave torch's thread count alone (in-process runs)
+    threads: int | None = None  # torch threads for the run; None: leave torch's setting alone
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class RunOutcome:
     duration_s: float
     host: str
     finished_at: str
+    threads: int = 0  # torch threads the run used
 
 
 @dataclass
@@ -112,15 +120,24 @@ def train_run(spec: RunSpec) -> dict[str, Any]:
 
 
 def execute(task: RunTask, run_fn: RunFn = train_run) -> RunOutcome:
-    """Run one task in a worker; any Exception becomes an outcome with the error, never 0.0."""
+    """Run one task in a worker; any Exception becomes an outcome with the error, never 0.0.
+
+    The run uses ``task.threads`` torch threads (torch's previous setting is restored after,
+    so an in-process run leaves the caller's process as it was).
+    """
+    previous = torch.get_num_threads()
     if task.threads is not None:
         torch.set_num_threads(task.threads)
+    threads = torch.get_num_threads()
     start = time.perf_counter()
     metrics = err = tb = None
     try:
         metrics = run_fn(task.spec)
     except Exception as exc:  # noqa: BLE001 - stored as a failed record and retried later
         err, tb = f"{type(exc).__name__}: {exc}", traceback.format_exc()
+    finally:
+        if task.threads is not None:
+            torch.set_num_threads(previous)
     return RunOutcome(
         run_id=task.spec.run_id,
         metrics=metrics,
@@ -129,6 +146,7 @@ def execute(task: RunTask, run_fn: RunFn = train_run) -> RunOutcome:
         duration_s=time.perf_counter() - start,
         host=socket.gethostname(),
         finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        threads=threads,
     )
 
 
@@ -158,6 +176,8 @@ def available_datasets(suite: Suite) -> tuple[tuple[str, ...], dict[str, str]]:
 
 
 def _threads_for(executor: Any, n_tasks: int) -> int | None:
+    """The old automatic rule (``threads=None`` in :func:`run_sweep`): CPUs shared between
+    the workers. Faster, but the numbers then depend on the worker count."""
     if isinstance(executor, LocalExecutor):
         return threads_per_worker(min(executor.workers, max(1, n_tasks)))
     if isinstance(executor, RayExecutor):
@@ -166,9 +186,14 @@ def _threads_for(executor: Any, n_tasks: int) -> int | None:
 
 
 def _record(
-    spec: RunSpec, out: RunOutcome | None, exc: BaseException | None, attempts: int
+    spec: RunSpec,
+    out: RunOutcome | None,
+    exc: BaseException | None,
+    attempts: int,
+    threads: int | None = None,
 ) -> RunRecord:
     """The store record of a finished (or crashed) run."""
+    used = out.threads if out is not None and out.threads else threads
     base: dict[str, Any] = dict(
         run_id=spec.run_id,
         dataset=spec.dataset,
@@ -177,6 +202,7 @@ def _record(
         seed=spec.seed,
         config=spec.config.to_dict(),
         attempts=attempts,
+        extra={"torch_threads": used} if used else {},
     )
     if out is None:  # the worker itself died (crash, lost node): keep what we know
         return RunRecord(
@@ -198,6 +224,28 @@ def _record(
     )
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM while a finished run is stored; they take effect right after, so a
+    signal never costs a result that has already arrived."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        caught.append(signum)
+
+    old = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
 def _label(acc: float, model: str, dataset: str, lam: float) -> str:
     return f"{acc:.3f} {model}@{dataset} lam={lam:g}"
 
@@ -216,20 +264,47 @@ def run_sweep(
     executor: Any = None,
     run_fn: RunFn = train_run,
     progress: bool = True,
+    threads: int | None = 1,
+    lock_timeout: float = 0.0,
 ) -> SweepResult:
     """Run every configuration of ``suite`` that has no "ok" record in ``store``.
 
     Completed runs are skipped and failed ones retried; each result is written as soon as it
-    arrives. The progress bar shows runs done / total, the ETA and the best accuracy so far.
+    arrives, and results.csv with it. The progress bar shows runs done / total, the ETA and the
+    best accuracy so far.
+
+    ``threads`` torch threads per run (recorded in each record): a fixed number makes the
+    results independent of the number of workers; ``None`` shares the CPUs between the
+    workers instead. The sweep holds ``store``'s sweep lock: a second sweep on the same store
+    waits ``lock_timeout`` seconds, then raises :class:`~spikeenergy.bench.store.StoreBusyError`.
     """
+    if threads is not None and (
+        isinstance(threads, bool) or int(threads) != threads or threads < 1
+    ):
+        raise ValueError(f"threads={threads!r} must be an integer >= 1 (or None)")
     executor = executor if executor is not None else LocalExecutor()
     labels, skipped = available_datasets(suite)
     specs = expand_grid(suite, labels)
+    with store.sweep_lock(lock_timeout):
+        store.remove_stale_temps()
+        return _sweep_locked(suite, store, executor, run_fn, progress, threads, specs, skipped)
+
+
+def _sweep_locked(
+    suite: Suite,
+    store: ResultsStore,
+    executor: Any,
+    run_fn: RunFn,
+    progress: bool,
+    threads: int | None,
+    specs: list[RunSpec],
+    skipped: dict[str, str],
+) -> SweepResult:
     store.write_json(
         "suite.json",
         {**suite.to_dict(), "skipped_datasets": skipped, "run_ids": [s.run_id for s in specs]},
     )
-    table = store.consolidate()
+    table = store.consolidate()  # also quarantines unreadable records (named in a warning)
     done = store.completed()
     todo = [s for s in specs if s.run_id not in done]
     n_done = len(specs) - len(todo)
@@ -241,45 +316,62 @@ def run_sweep(
         len(todo),
         type(executor).__name__,
     )
-    threads = _threads_for(executor, len(todo))
+    if threads is None:
+        threads = _threads_for(executor, len(todo))
     tasks = [RunTask(s, threads) for s in todo]
     fn = functools.partial(execute, run_fn=run_fn)
     ok = failed = 0
     best = _initial_best(table, {s.run_id for s in specs})
-    with tqdm(
-        total=len(specs),
-        initial=n_done,
-        desc=f"bench {suite.name}",
-        unit="run",
-        disable=not progress,
-        dynamic_ncols=True,
-    ) as bar:
-        bar.set_postfix_str(f"best {best[1] if best else '-'}")
-        for task, out, exc in executor.map_unordered(fn, tasks):
-            spec = task.spec
-            rec = _record(spec, out, exc, store.attempts(spec.run_id) + 1)
-            store.write(rec)
-            if rec.status == "ok":
-                ok += 1
-                assert rec.metrics is not None
-                acc = float(rec.metrics["test"]["accuracy"])
-                if best is None or acc > best[0]:
-                    best = acc, _label(acc, spec.model, spec.dataset, spec.lam)
-            else:
-                failed += 1
-                log.warning(
-                    "run %s (%s, %s, lam=%g, seed=%d) failed: %s",
-                    spec.run_id,
-                    spec.dataset,
-                    spec.model,
-                    spec.lam,
-                    spec.seed,
-                    rec.error,
+    rows = {r["run_id"]: r for r in table.to_dict("records")}
+    try:
+        with (
+            tqdm(
+                total=len(specs),
+                initial=n_done,
+                desc=f"bench {suite.name}",
+                unit="run",
+                disable=not progress,
+                dynamic_ncols=True,
+            ) as bar,
+            contextlib.closing(executor.map_unordered(fn, tasks)) as results,
+        ):
+            bar.set_postfix_str(f"best {best[1] if best else '-'}")
+            for task, out, exc in results:
+                spec = task.spec
+                with _signals_deferred():
+                    rec = _record(spec, out, exc, store.attempts(spec.run_id) + 1, task.threads)
+                    if store.put(rec):
+                        rows[rec.run_id] = flat_row(rec)
+                        store.write_csv(
+                            pd.DataFrame([rows[k] for k in sorted(rows)], columns=list(COLUMNS))
+                        )
+                if rec.status == "ok":
+                    ok += 1
+                    assert rec.metrics is not None
+                    acc = float(rec.metrics["test"]["accuracy"])
+                    if best is None or acc > best[0]:
+                        best = acc, _label(acc, spec.model, spec.dataset, spec.lam)
+                else:
+                    failed += 1
+                    log.warning(
+                        "run %s (%s, %s, lam=%g, seed=%d) failed: %s",
+                        spec.run_id,
+                        spec.dataset,
+                        spec.model,
+                        spec.lam,
+                        spec.seed,
+                        rec.error,
+                    )
+                bar.update(1)
+                bar.set_postfix_str(
+                    f"best {best[1] if best else '-'}" + (f" failed {failed}" if failed else "")
                 )
-            bar.update(1)
-            bar.set_postfix_str(
-                f"best {best[1] if best else '-'}" + (f" failed {failed}" if failed else "")
-            )
+    except BaseException:
+        # interrupted or failed: leave results.csv/results.h5 matching the stored records
+        # (best effort; a second Ctrl-C only stops this, atomic writes keep the files whole)
+        with contextlib.suppress(Exception):
+            store.consolidate()
+        raise
     table = store.consolidate()
     return SweepResult(
         table=table,

@@ -7,17 +7,30 @@ Layout of a results folder::
     results.h5         consolidated: /table/<column> and a copy of every record under /runs
     results.csv        the same flat table (one row per run)
     suite.json         the suite that produced the runs
-    .lock              file lock that serialises rebuilding the consolidated files
+    quarantine/        records that could not be read, moved aside (their runs are re-run)
+    .lock              file lock that serialises record replacement and consolidation
+    .sweep.lock        file lock held by the one sweep that writes this store (see
+                       :meth:`ResultsStore.sweep_lock`); ``.sweep.owner`` names its holder
 
 Failed runs keep their error and traceback and have NaN metrics (never 0.0); re-running a
-sweep skips "ok" records and retries failed ones. Two processes writing the same store never
-corrupt it: records are atomic renames and consolidation runs under the lock.
+sweep skips "ok" records and retries failed ones. A record is only ever replaced by a better or
+newer outcome: an "ok" record is final, a failure may be replaced by a later failure or by an
+"ok" (:meth:`ResultsStore.put`), so no writer can turn a good result into a failure. A record
+that cannot be read is named in a warning and moved to ``quarantine/`` (when the store is
+writable; a read-only store is read around it), and its run counts as not done.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import errno
+import io
 import json
+import logging
 import os
+import re
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,9 +40,11 @@ from typing import Any
 import h5py
 import numpy as np
 import pandas as pd
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from spikeenergy.energy import BUILTIN_COST_MODELS
+
+log = logging.getLogger(__name__)
 
 RECORD_SCHEMA = "spikeenergy.bench.run/1"
 STATUSES = ("ok", "failed")
@@ -42,6 +57,21 @@ ENERGY_TARGETS = tuple(t.name for t in BUILTIN_COST_MODELS)
 ENERGY_COLUMNS = tuple(
     f"{c}[{t}]" for t in ENERGY_TARGETS for c in ("energy_j", "compute_energy_j")
 )
+
+#: hidden temporary names written by :func:`_atomic_target`: ``.<name>.<pid>.<hex>.tmp``
+_TMP_NAME = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$")
+
+
+class UnreadableRecordError(ValueError):
+    """A record file exists but cannot be read (truncated, damaged, or not a record)."""
+
+
+class StoreBusyError(RuntimeError):
+    """Another sweep holds the store: only one sweep may write a results folder at a time."""
+
+
+class StoreWriteError(OSError):
+    """A record or table could not be written (disk full, permissions); names the file."""
 
 #: flat table columns in order (metrics are NaN for failed runs)
 COLUMNS = (
@@ -253,6 +283,25 @@ def _atomic_target(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
 
 
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (a process we may not signal counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _is_read_only_error(exc: OSError) -> bool:
+    return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 @dataclass(frozen=True)
 class ResultsStore:
     """A results folder (see the module docstring); cheap to create, holds only the path."""
@@ -268,6 +317,11 @@ class ResultsStore:
         return self.root / "runs"
 
     @property
+    def quarantine_dir(self) -> Path:
+        """Where unreadable records are moved (their runs are re-run)."""
+        return self.root / "quarantine"
+
+    @property
     def csv_path(self) -> Path:
         """The flat table (CSV)."""
         return self.root / "results.csv"
@@ -277,38 +331,166 @@ class ResultsStore:
         """The consolidated HDF5 file."""
         return self.root / "results.h5"
 
+    def writable(self) -> bool:
+        """Whether this process may change the store (False on a read-only folder or mount)."""
+        folder = self.root if self.root.exists() else self.root.parent
+        if not os.access(folder, os.W_OK):
+            return False
+        return not self.runs_dir.is_dir() or os.access(self.runs_dir, os.W_OK)
+
     def lock(self, timeout: float = 600.0) -> FileLock:
-        """Inter-process lock of the consolidated files (``with store.lock(): ...``)."""
+        """Inter-process lock of record replacement and consolidation (``with store.lock():``)."""
         self.root.mkdir(parents=True, exist_ok=True)
         return FileLock(str(self.root / ".lock"), timeout=timeout)
+
+    @contextlib.contextmanager
+    def sweep_lock(self, timeout: float = 0.0) -> Iterator[None]:
+        """Hold the store for one sweep: a second sweep on the same folder waits ``timeout``
+        seconds (0: not at all), then raises :class:`StoreBusyError` naming the holder.
+
+        The lock is an OS file lock, so it is released when its process ends, even by SIGKILL:
+        a crashed sweep never blocks the next one.
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(self.root / ".sweep.lock"), timeout=timeout)
+            lock.acquire()
+        except Timeout:
+            raise StoreBusyError(
+                f"{self.root} is being written by another sweep ({self._owner()}); wait for it "
+                "to finish, or write to another results folder (--out)"
+            ) from None
+        except OSError as exc:
+            raise StoreWriteError(
+                exc.errno, f"cannot write to results folder {self.root}: {exc.strerror}"
+            ) from None
+        owner = self.root / ".sweep.owner"
+        try:
+            info = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
+            tmp = _atomic_target(owner)
+            tmp.write_text(json.dumps(info))
+            os.replace(tmp, owner)
+            yield
+        finally:
+            owner.unlink(missing_ok=True)
+            lock.release()
+
+    def _owner(self) -> str:
+        try:
+            info = json.loads((self.root / ".sweep.owner").read_text())
+            return f"pid {info['pid']} on {info['host']}, since {info['since']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "holder unknown"
 
     def record_path(self, run_id: str) -> Path:
         """Where the record of ``run_id`` lives."""
         return self.runs_dir / f"{run_id}.h5"
 
-    def write(self, rec: RunRecord) -> Path:
-        """Write (or replace) the record of one run atomically: temp file, fsync, rename."""
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        path = self.record_path(rec.run_id)
+    def _write_atomic_h5(self, path: Path, fill: Any) -> None:
+        """``fill(h5file)`` into memory, then to a hidden temp file (fsync) renamed over
+        ``path``. HDF5 never writes the disk itself, so a full disk is one clean OSError (not
+        a cascade of HDF5 errors from half-written objects)."""
+        buf = io.BytesIO()
+        with h5py.File(buf, "w") as f:
+            fill(f)
         tmp = _atomic_target(path)
         try:
-            with h5py.File(tmp, "w") as f:
-                _write_record_group(f, rec)
-            with open(tmp, "rb+") as fh:
+            with open(tmp, "wb") as fh:
+                fh.write(buf.getbuffer())
+                fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
+        except OSError as exc:
+            raise StoreWriteError(
+                exc.errno, f"cannot write {path}: {exc.strerror or exc}"
+            ) from None
         finally:
-            if tmp.exists():
-                tmp.unlink()
-        return path
+            tmp.unlink(missing_ok=True)
+
+    def put(self, rec: RunRecord) -> bool:
+        """Store ``rec`` unless that would lose a better outcome; True when it was written.
+
+        An existing "ok" record is final (a later failure, e.g. of a second sweep or a broken
+        machine, never replaces it); a failed record is replaced by the newer outcome; an
+        unreadable record is quarantined first. Check and replace happen under the store lock,
+        so concurrent writers of the same run cannot interleave.
+        """
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        path = self.record_path(rec.run_id)
+        with self.lock():
+            old = self._status_at(path)
+            if old == "ok":
+                log.info(
+                    "run %s already has an ok record; the %s outcome is not stored",
+                    rec.run_id,
+                    rec.status,
+                )
+                return False
+            self._write_atomic_h5(path, lambda f: _write_record_group(f, rec))
+        return True
+
+    def write(self, rec: RunRecord) -> Path:
+        """Store ``rec`` by :meth:`put` (which keeps a better existing outcome); its path."""
+        self.put(rec)
+        return self.record_path(rec.run_id)
+
+    def _open_record(self, path: Path) -> h5py.File:
+        # no HDF5 file locking: records are immutable once renamed, and locking fails on
+        # read-only and some network file systems
+        return h5py.File(path, "r", locking=False)
+
+    def _read_path(self, path: Path) -> RunRecord:
+        try:
+            with self._open_record(path) as f:
+                return _read_record_group(f)
+        except FileNotFoundError:
+            raise
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise UnreadableRecordError(f"unreadable record {path}: {_reason(exc)}") from exc
+
+    def _status_at(self, path: Path) -> str | None:
+        """ "ok" / "failed" of the record at ``path``; None when absent or unreadable (an
+        unreadable one is quarantined when the store is writable)."""
+        if not path.is_file():
+            return None
+        try:
+            with self._open_record(path) as f:
+                status = str(f.attrs["status"])
+                if f.attrs.get("schema") != RECORD_SCHEMA or status not in STATUSES:
+                    raise ValueError(f"not a {RECORD_SCHEMA} record")
+                return status
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            self._unreadable(path, exc)
+            return None
+
+    def _unreadable(self, path: Path, exc: BaseException) -> None:
+        """Name an unreadable record and move it to quarantine/ (its run is then re-run)."""
+        if not self.writable():
+            log.warning(
+                "unreadable record %s (%s): skipped (the store is read-only)", path, _reason(exc)
+            )
+            return
+        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        target = self.quarantine_dir / f"{path.stem}.{stamp}.{uuid.uuid4().hex[:6]}{path.suffix}"
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            return  # another process moved it already
+        log.warning(
+            "unreadable record %s (%s): moved to %s; its run will be re-run",
+            path,
+            _reason(exc),
+            target,
+        )
 
     def read(self, run_id: str) -> RunRecord:
-        """The record of ``run_id`` (FileNotFoundError when it has none)."""
+        """The record of ``run_id`` (FileNotFoundError when it has none,
+        :class:`UnreadableRecordError` naming the file when it cannot be read)."""
         path = self.record_path(run_id)
         if not path.is_file():
             raise FileNotFoundError(f"no record for run {run_id} in {self.runs_dir}")
-        with h5py.File(path, "r") as f:
-            return _read_record_group(f)
+        return self._read_path(path)
 
     def run_ids(self) -> list[str]:
         """Ids of all stored records (temporary files of writes in flight are ignored)."""
@@ -317,16 +499,24 @@ class ResultsStore:
         return sorted(p.stem for p in self.runs_dir.glob("*.h5") if not p.name.startswith("."))
 
     def records(self) -> Iterator[RunRecord]:
-        """All stored records, in id order."""
+        """All readable records, in id order; unreadable ones are named and quarantined (or
+        skipped on a read-only store)."""
         for rid in self.run_ids():
-            yield self.read(rid)
+            path = self.record_path(rid)
+            try:
+                yield self._read_path(path)
+            except FileNotFoundError:
+                continue  # quarantined by another process meanwhile
+            except UnreadableRecordError as exc:
+                self._unreadable(path, exc.__cause__ or exc)
 
     def statuses(self) -> dict[str, str]:
-        """run_id -> "ok" / "failed" (reads only the attributes)."""
+        """run_id -> "ok" / "failed" (reads only the attributes; unreadable records left out)."""
         out = {}
         for rid in self.run_ids():
-            with h5py.File(self.record_path(rid), "r") as f:
-                out[rid] = str(f.attrs["status"])
+            status = self._status_at(self.record_path(rid))
+            if status is not None:
+                out[rid] = status
         return out
 
     def completed(self) -> set[str]:
@@ -334,45 +524,99 @@ class ResultsStore:
         return {rid for rid, s in self.statuses().items() if s == "ok"}
 
     def attempts(self, run_id: str) -> int:
-        """How many times ``run_id`` was attempted so far (0 when it has no record)."""
+        """How many times ``run_id`` was attempted so far (0 when it has no readable record)."""
         path = self.record_path(run_id)
         if not path.is_file():
             return 0
-        with h5py.File(path, "r") as f:
-            return int(f.attrs["attempts"])
+        try:
+            with self._open_record(path) as f:
+                return int(f.attrs["attempts"])
+        except (OSError, KeyError, ValueError, TypeError):
+            return 0
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Delete hidden temporary files left by writers that died (their pid is gone);
+        returns what was removed. Files of live processes are left alone."""
+        removed = []
+        for folder in (self.root, self.runs_dir):
+            if not folder.is_dir():
+                continue
+            for p in folder.glob(".*.tmp"):
+                m = _TMP_NAME.match(p.name)
+                if m is None or _pid_alive(int(m.group(1))):
+                    continue
+                p.unlink(missing_ok=True)
+                removed.append(p)
+        if removed:
+            log.info("removed %d temporary file(s) of interrupted writers", len(removed))
+        return removed
 
     def write_json(self, name: str, obj: Any) -> Path:
         """Write a JSON side file (e.g. suite.json) atomically."""
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / name
         tmp = _atomic_target(path)
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StoreWriteError(exc.errno, f"cannot write {path}: {exc.strerror}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
+    def write_csv(self, table: pd.DataFrame) -> Path:
+        """Write ``table`` as results.csv atomically (the sweep calls it as runs finish)."""
+        tmp = _atomic_target(self.csv_path)
+        try:
+            table.to_csv(tmp, index=False)
+            os.replace(tmp, self.csv_path)
+        except OSError as exc:
+            raise StoreWriteError(
+                exc.errno, f"cannot write {self.csv_path}: {exc.strerror}"
+            ) from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return self.csv_path
+
     def consolidate(self) -> pd.DataFrame:
-        """Rebuild results.h5 and results.csv from the records, under the lock; return the table."""
-        with self.lock():
+        """Rebuild results.h5 and results.csv from the records, under the lock; return the table.
+
+        On a read-only store nothing is written: the table is built from the records as they
+        are (unreadable ones named and skipped).
+        """
+        if not self.writable():
+            log.info("%s is read-only: results.csv/results.h5 are not rebuilt", self.root)
+            return self._table(list(self.records()))
+        try:
+            lock = self.lock()
+            lock.acquire()
+        except OSError as exc:
+            if not _is_read_only_error(exc):
+                raise
+            return self._table(list(self.records()))
+        try:
             recs = list(self.records())
-            table = pd.DataFrame([flat_row(r) for r in recs], columns=list(COLUMNS))
-            tmp_csv = _atomic_target(self.csv_path)
-            table.to_csv(tmp_csv, index=False)
-            os.replace(tmp_csv, self.csv_path)
-            tmp_h5 = _atomic_target(self.h5_path)
-            try:
-                with h5py.File(tmp_h5, "w") as f:
-                    f.attrs["schema"] = "spikeenergy.bench.results/1"
-                    tg = f.create_group("table")
-                    for col in COLUMNS:
-                        _write_column(tg, col, table[col])
-                    rg = f.create_group("runs")
-                    for rec in recs:
-                        _write_record_group(rg.create_group(rec.run_id), rec)
-                os.replace(tmp_h5, self.h5_path)
-            finally:
-                if tmp_h5.exists():
-                    tmp_h5.unlink()
+            table = self._table(recs)
+            self.write_csv(table)
+
+            def fill(f: h5py.File) -> None:
+                f.attrs["schema"] = "spikeenergy.bench.results/1"
+                tg = f.create_group("table")
+                for col in COLUMNS:
+                    _write_column(tg, col, table[col])
+                rg = f.create_group("runs")
+                for rec in recs:
+                    _write_record_group(rg.create_group(rec.run_id), rec)
+
+            self._write_atomic_h5(self.h5_path, fill)
+        finally:
+            lock.release()
         return table
+
+    @staticmethod
+    def _table(recs: list[RunRecord]) -> pd.DataFrame:
+        return pd.DataFrame([flat_row(r) for r in recs], columns=list(COLUMNS))
 
     def table(self) -> pd.DataFrame:
         """The flat table built from the records (consolidates first, so it is current)."""
@@ -394,6 +638,12 @@ class ResultsStore:
                 cur[k] = getattr(rec, k)
             frames.append(cur)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line reason for an unreadable file."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _write_column(g: h5py.Group, name: str, col: pd.Series) -> None:

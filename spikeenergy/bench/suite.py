@@ -1,23 +1,31 @@
 """Benchmark suites: TOML files validated into frozen dataclasses, and the grid they expand to.
 
 A suite is ``datasets x models x lambdas x seeds`` under one training budget and energy term.
-Every key is checked on load; an error names the file, the section and the fix. The format is
-documented in docs/benchmarks.md; ``benchmarks/suites/*.toml`` are examples.
+Every key is checked on load: names, types (``epochs = 2.5`` or ``batch_size = 32.0`` are
+refused, not truncated), ranges, the dataset options (:func:`check_dataset_options`), and the
+suite name, which names the results folder and so must be a plain name. An error names the
+file, the section, the key and the fix. The format is documented in docs/benchmarks.md;
+``benchmarks/suites/*.toml`` are examples.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
+import re
 import sys
+import types
+import typing
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from spikeenergy.data import DATASETS, FrameConfig
+from spikeenergy.data.registry import check_dataset_options
 from spikeenergy.energy import DEFAULT_TARGET, ENERGY_TERMS, get_cost_model
-from spikeenergy.models import ModelSpec
+from spikeenergy.models import ModelSpec, NeuronSpec
 from spikeenergy.train import DataConfig, ExperimentConfig, TrainConfig
 from spikeenergy.train.loop import make_energy_term
 
@@ -65,6 +73,10 @@ TRAIN_RESERVED = {
     "device",
 }
 
+#: a suite name becomes a folder name (results/<name>): letters, digits, "_", "-", "." and
+#: spaces, not starting with "." (no "..", no path separators, no absolute paths)
+SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,99}")
+
 
 class SuiteError(ValueError):
     """A suite file is invalid; the message names the file, the place and the fix."""
@@ -108,6 +120,12 @@ class Suite:
 
     def __post_init__(self) -> None:
         where = self.source or f"suite {self.name!r}"
+        if not isinstance(self.name, str) or not SUITE_NAME.fullmatch(self.name):
+            raise SuiteError(
+                f"{where}: suite name {self.name!r} is not a plain name; it names the results "
+                "folder (results/<name>), so use letters, digits, '_', '-', '.' and spaces, "
+                "not starting with '.', without '/' or '\\' (at most 100 characters)"
+            )
         if not self.datasets or not self.models:
             raise SuiteError(f"{where}: needs at least one dataset and one model")
         if not self.lambdas or not self.seeds:
@@ -239,6 +257,46 @@ def _check_keys(table: Any, known: set[str], where: str, src: str) -> dict[str, 
     return table
 
 
+def _type_rule(value: Any, hint: Any) -> str | None:
+    """None when ``value`` (parsed TOML) fits the type ``hint``, else what it must be."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        rules = [_type_rule(value, a) for a in args if a is not type(None)]
+        if any(r is None for r in rules):
+            return None
+        return " or ".join(r for r in rules if r) + (" (or absent)" if type(None) in args else "")
+    if hint is bool:
+        return None if isinstance(value, bool) else "true or false"
+    if hint is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    if hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok and math.isfinite(value) else "a finite number"
+    if hint is str:
+        return None if isinstance(value, str) else "a string"
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        if isinstance(value, (list, tuple)) and all(_type_rule(v, args[0]) is None for v in value):
+            return None
+        plural = {int: "integers", float: "finite numbers", str: "strings", bool: "booleans"}
+        return f"a list of {plural.get(args[0], 'values')}"
+    if origin is dict or hint is dict or dataclasses.is_dataclass(hint):
+        table_types = (dict, hint) if isinstance(hint, type) and hint is not dict else (dict,)
+        return None if isinstance(value, table_types) else "a table"
+    return None  # anything else is left to the class's own checks
+
+
+def _check_types(table: dict[str, Any], cls: Any, where: str, src: str) -> None:
+    """Every value of ``table`` has the type of the field of dataclass ``cls`` it sets."""
+    hints = typing.get_type_hints(cls)
+    for key, value in table.items():
+        if key in hints:
+            rule = _type_rule(value, hints[key])
+            if rule is not None:
+                raise SuiteError(f"{src}: {where}: {key}={value!r} must be {rule}")
+
+
 def _lambdas(value: Any, src: str) -> tuple[float, ...]:
     if not isinstance(value, list) or not value:
         raise SuiteError(f"{src}: [suite] lambdas must be a non-empty list of numbers >= 0")
@@ -272,6 +330,8 @@ def _frames(base: dict[str, Any], override: Any, where: str, src: str) -> FrameC
     known = {f.name for f in fields(FrameConfig)}
     _check_keys(base, known, "[frames]", src)
     _check_keys(override if override is not None else {}, known, f"{where}.frames", src)
+    _check_types(base, FrameConfig, "[frames]", src)
+    _check_types(override or {}, FrameConfig, f"{where}.frames", src)
     try:
         return FrameConfig(**{**base, **(override or {})})
     except (TypeError, ValueError) as exc:
@@ -291,6 +351,19 @@ def _dataset(i: int, d: Any, frames: dict[str, Any], src: str) -> SuiteDataset:
     if not isinstance(options, dict):
         raise SuiteError(f"{src}: {where}: options must be a table, e.g. {{limit = 300}}")
     try:
+        check_dataset_options(name, options)
+    except ValueError as exc:
+        raise SuiteError(f"{src}: {where}: options: {exc}") from None
+    for key in ("label", "root"):
+        if key in d and not isinstance(d[key], str):
+            raise SuiteError(f"{src}: {where}: {key}={d[key]!r} must be a string")
+    _check_types(
+        {k: v for k, v in d.items() if k not in ("options", "frames", "name")},
+        DataConfig,
+        where,
+        src,
+    )
+    try:
         data = DataConfig(
             name=name,
             root=d.get("root"),
@@ -301,6 +374,8 @@ def _dataset(i: int, d: Any, frames: dict[str, Any], src: str) -> SuiteDataset:
             test_per_class=d.get("test_per_class"),
             augment_shift=int(d.get("augment_shift", 0)),
         )
+    except SuiteError:
+        raise  # already names the file and the place
     except (TypeError, ValueError) as exc:
         raise SuiteError(f"{src}: {where}: {exc}") from None
     if not 0 <= data.val_fraction < 1:
@@ -323,7 +398,12 @@ def _model(i: int, m: Any, src: str) -> SuiteModel:
     where = f"[[models]] #{i + 1}"
     known = {f.name for f in fields(ModelSpec)} | {"label"}
     m = dict(_check_keys(m, known, where, src))
+    _check_types(m, ModelSpec, where, src)
+    if isinstance(m.get("neuron"), dict):
+        _check_types(m["neuron"], NeuronSpec, f"{where}.neuron", src)
     label = m.pop("label", None)
+    if label is not None and not isinstance(label, str):
+        raise SuiteError(f"{src}: {where}: label={label!r} must be a string")
     try:
         spec = ModelSpec.from_dict(m)
     except (TypeError, ValueError) as exc:
@@ -352,6 +432,16 @@ def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
     train_raw = _check_keys(
         raw.get("train", {}), {f.name for f in fields(TrainConfig)}, "[train]", src
     )
+    _check_types(train_raw, TrainConfig, "[train]", src)
+    _check_types(
+        {k: head[k] for k in ("target_accuracy", "energy_options") if k in head},
+        TrainConfig,
+        "[suite]",
+        src,
+    )
+    for key in ("name", "description", "energy"):
+        if key in head and not isinstance(head[key], str):
+            raise SuiteError(f"{src}: [suite] {key}={head[key]!r} must be a string")
     reserved = sorted(set(train_raw) & TRAIN_RESERVED)
     if reserved:
         raise SuiteError(

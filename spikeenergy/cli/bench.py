@@ -18,6 +18,10 @@ from spikeenergy.bench import (
     write_report,
 )
 from spikeenergy.bench.executors import EXECUTORS
+from spikeenergy.cli.common import check_device
+
+#: shown when the command is stopped (Ctrl-C / SIGTERM)
+RESUME_HINT = "finished runs are stored; rerun the same command to resume"
 
 
 def add_parser(sub: Any) -> None:
@@ -49,8 +53,10 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the suite, run the sweep, print the summary table and the report path."""
+    if args.workers < 0:
+        raise ValueError(f"--workers {args.workers} must be >= 0 (0: one per CPU)")
     suite = with_overrides(load_suite(args.suite), data_root=args.data_root,
-                           device=args.device, seeds=args.seeds)
+                           device=check_device(args.device), seeds=args.seeds)
     out = Path(args.out) if args.out else Path("results") / suite.name
     executor = make_executor(args.executor, args.workers, args.address)
     start = time.perf_counter()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import torch
+
 from spikeenergy.data import FrameConfig
 from spikeenergy.energy.cost_models import DEFAULT_TARGET
 from spikeenergy.models import ModelSpec, NeuronSpec
@@ -77,6 +79,38 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA if present)")
 
 
+#: device types the commands accept (``--device``)
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def check_device(name: str | None) -> str | None:
+    """``--device`` checked where it enters: a known type that this machine has, else a
+    ValueError naming the fix (instead of a torch error deep inside a run)."""
+    if name is None:
+        return None
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"--device {name!r} is not a device; use {', '.join(DEVICE_TYPES)} or cuda:N"
+        ) from None
+    if dev.type not in DEVICE_TYPES:
+        raise ValueError(f"--device {name!r}: use one of {', '.join(DEVICE_TYPES)} or cuda:N")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "torch is built without CUDA" if torch.version.cuda is None else "no GPU found"
+            raise ValueError(
+                f"--device {name}: CUDA is not available on this machine ({why}, torch "
+                f"{torch.__version__}); use --device cpu"
+            )
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"--device {name}: this machine has {count} GPU(s), cuda:0..")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {name}: MPS is not available on this machine; use cpu")
+    return name
+
+
 def data_config(a: argparse.Namespace) -> DataConfig:
     """DataConfig from parsed arguments."""
     frames = FrameConfig(
@@ -123,5 +157,5 @@ def train_config(a: argparse.Namespace) -> TrainConfig:
         seed=a.seed,
         patience=a.patience,
         target_accuracy=a.target_accuracy,
-        device=a.device,
+        device=check_device(a.device),
     )

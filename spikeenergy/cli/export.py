@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from spikeenergy.cli.common import check_device
 from spikeenergy.energy.cost_models import (
     BUILTIN_COST_MODELS,
     cost_model_registry,
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         args.format,
         data_root=args.data_root,
         batch_size=args.batch_size,
-        device=args.device,
+        device=check_device(args.device),
         policy=args.policy,
         max_batches=args.max_batches,
         progress=not args.no_progress,

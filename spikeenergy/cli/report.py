@@ -22,8 +22,12 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report and print the summary table and the report path."""
+    store = ResultsStore(args.results)
+    if args.out is None and store.root.is_dir() and not store.writable():
+        raise ValueError(f"{args.results} is read-only: pass --out DIR to write the report "
+                         "elsewhere")
     path = write_report(args.results, args.out, tolerance=args.tolerance)
-    table = ResultsStore(args.results).table()
+    table = store.table()
     if (table["status"] == "ok").any():
         print(summary_text(summarize(table)))
     print(f"report: {path}")

@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     if args.data_root is not None:
         cfg = replace(cfg, data=replace(cfg.data, root=args.data_root))
     if args.device is not None:
-        cfg = replace(cfg, train=replace(cfg.train, device=args.device))
+        from spikeenergy.cli.common import check_device
+
+        cfg = replace(cfg, train=replace(cfg.train, device=check_device(args.device)))
     if args.no_pruning:
         cfg = replace(cfg, pruning=replace(cfg.pruning, enabled=False))
     name = args.study_name or cfg.name

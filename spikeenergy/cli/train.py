@@ -15,6 +15,9 @@ from spikeenergy.cli.common import (
 )
 from spikeenergy.train import ExperimentConfig, run_experiment
 
+#: shown when the command is stopped (Ctrl-C / SIGTERM)
+RESUME_HINT = "with --out, rerun the same command to resume from the last finished epoch"
+
 
 def add_parser(sub: Any) -> None:
     """Register the ``train`` command."""

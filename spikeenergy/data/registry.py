@@ -1,26 +1,74 @@
-"""Named datasets: ``load_dataset("nmnist", split="test", root=...)`` -> an EventDataset."""
+"""Named datasets: ``load_dataset("nmnist", split="test", root=...)`` -> an EventDataset.
+
+Every dataset declares its options (the keyword arguments a suite file or caller may pass) and
+a checker of their values; :func:`check_dataset_options` runs both, so an unknown or bad option
+fails with a message naming it when a suite is loaded, before any data is read.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spikeenergy.data import emg, tonic_sets
+import tonic
+
+from spikeenergy.data import digits_dvs, emg, tonic_sets
 from spikeenergy.data.base import DatasetCard, EventDataset
 from spikeenergy.data.digits_dvs import SENSOR_SIZE, DigitsDVS
 from spikeenergy.data.root import resolve_data_root
 from spikeenergy.registry import Registry
 
+#: accepted by every dataset: allow downloading missing files (see :func:`load_dataset`)
+COMMON_OPTIONS = ("download",)
+
 
 @dataclass(frozen=True)
 class DatasetEntry:
-    """A dataset's card and the factory ``(root, split, download, **options) -> dataset``."""
+    """A dataset's card, the factory ``(root, split, download, **options) -> dataset``, the
+    names of its options (None: not declared, anything passes to the factory) and a checker
+    of their values (raises ValueError naming the option)."""
 
     card: DatasetCard
     factory: Callable[..., Any]
+    options: tuple[str, ...] | None = None
+    check: Callable[[Mapping[str, Any]], None] | None = None
+
+
+def _dataclass_options(cls: Any, exclude: set[str]) -> tuple[str, ...]:
+    """The init fields of dataclass ``cls`` except ``exclude`` (set by the loader)."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.init and f.name not in exclude)
+
+
+def check_dataset_options(name: str, options: Mapping[str, Any]) -> None:
+    """Raise ValueError when ``options`` of dataset ``name`` has an unknown key (listing the
+    known ones, with a close match) or a bad value (naming the option and the fix)."""
+    entry = DATASETS.get(name)
+    if not isinstance(options, Mapping):
+        raise ValueError(f"dataset {name!r}: options must be a table, got {options!r}")
+    download = options.get("download", False)
+    if not isinstance(download, bool):
+        raise ValueError(f"dataset {name!r}: option download={download!r} must be true or false")
+    if entry.options is not None:
+        known = sorted({*entry.options, *COMMON_OPTIONS})
+        for key in options:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(
+                    f"dataset {name!r} has no option {key!r}{hint}; its options: {known}"
+                )
+    if entry.check is not None:
+        own = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
+        try:
+            entry.check(own)
+        except ValueError as exc:
+            msg = str(exc)
+            raise ValueError(msg if msg.startswith(name) else f"dataset {name!r}: {msg}") from None
 
 
 DATASETS: Registry[DatasetEntry] = Registry("dataset")
@@ -45,12 +93,31 @@ def _roshambo(root: Path, split: str, download: bool, **options: Any) -> emg.Ros
     return emg.RoshamboEMG(root=root, split=split, **options)
 
 
-DATASETS.add("digits-dvs", DatasetEntry(DIGITS_CARD, _digits))
-DATASETS.add("emg-roshambo", DatasetEntry(emg.CARD, _roshambo))
-DATASETS.add("nmnist", DatasetEntry(tonic_sets.CARDS["nmnist"], tonic_sets.load_nmnist))
-DATASETS.add("dvsgesture", DatasetEntry(tonic_sets.CARDS["dvsgesture"], tonic_sets.load_dvsgesture))
-DATASETS.add("shd", DatasetEntry(tonic_sets.CARDS["shd"], tonic_sets.load_shd))
-DATASETS.add("pokerdvs", DatasetEntry(tonic_sets.CARDS["pokerdvs"], tonic_sets.load_pokerdvs))
+_EMG_OPTIONS = _dataclass_options(emg.RoshamboEMG, {"root", "split", "sensor_size", "classes"})
+
+
+def _tonic(name: str, loader: Callable[..., Any], cls: type, **extra: Any) -> DatasetEntry:
+    options = (*tonic_sets.tonic_options(cls), *extra)
+    return DatasetEntry(
+        tonic_sets.CARDS[name], loader, options, tonic_sets.check_tonic_options(name, cls, extra)
+    )
+
+
+DATASETS.add(
+    "digits-dvs",
+    DatasetEntry(DIGITS_CARD, _digits, digits_dvs.OPTIONS, digits_dvs.check_options),
+)
+# EMG option values are checked by RoshamboEMG itself when the dataset is opened
+DATASETS.add("emg-roshambo", DatasetEntry(emg.CARD, _roshambo, _EMG_OPTIONS))
+DATASETS.add(
+    "nmnist",
+    _tonic("nmnist", tonic_sets.load_nmnist, tonic.datasets.NMNIST, **tonic_sets.NMNIST_EXTRA),
+)
+DATASETS.add(
+    "dvsgesture", _tonic("dvsgesture", tonic_sets.load_dvsgesture, tonic.datasets.DVSGesture)
+)
+DATASETS.add("shd", _tonic("shd", tonic_sets.load_shd, tonic.datasets.SHD))
+DATASETS.add("pokerdvs", _tonic("pokerdvs", tonic_sets.load_pokerdvs, tonic.datasets.POKERDVS))
 
 
 def load_dataset(
@@ -63,9 +130,11 @@ def load_dataset(
     """Open dataset ``name`` (see ``DATASETS.names()``) from files under the data root.
 
     Missing files raise ``DatasetNotFoundError`` naming the expected layout; nothing is
-    downloaded unless ``download=True``.
+    downloaded unless ``download=True``. Options are checked first
+    (:func:`check_dataset_options`).
     """
     entry = DATASETS.get(name)
+    check_dataset_options(name, {"download": download, **options})
     return entry.factory(resolve_data_root(root), split, download, **options)
 
 

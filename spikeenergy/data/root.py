@@ -16,8 +16,14 @@ def default_data_root() -> Path:
 
 
 def resolve_data_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """Resolve the data root: ``root`` if given, else ``$SPIKEENERGY_DATA``, else the default."""
+    """Resolve the data root: ``root`` if given, else ``$SPIKEENERGY_DATA``, else the default.
+
+    An empty or non-path ``root`` is refused (``Path("")`` would silently mean the current
+    folder).
+    """
     if root is not None:
+        if not isinstance(root, (str, os.PathLike)) or not str(root).strip():
+            raise ValueError(f"data root {root!r} must be a non-empty path")
         return Path(root).expanduser()
     env = os.environ.get(ENV_VAR)
     if env:

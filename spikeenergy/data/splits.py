@@ -29,10 +29,16 @@ def _labels(dataset: Any) -> np.ndarray:
     return np.asarray([int(t) for t in targets])
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
 def stratified_split(dataset: Any, fraction: float, seed: int) -> tuple[Subset, Subset]:
     """Split ``dataset`` into (rest, held-out ``fraction``) with class proportions kept."""
-    if not 0 < fraction < 1:
-        raise ValueError(f"split fraction must be in (0, 1); got {fraction}")
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise ValueError(f"split fraction must be a number in (0, 1); got {fraction!r}")
+    if not _is_int(seed):
+        raise ValueError(f"seed={seed!r} must be an integer")
     labels = _labels(dataset)
     idx = np.arange(len(labels))
     counts = np.bincount(labels)
@@ -48,8 +54,8 @@ def limit_per_class(dataset: Any, n: int | None, seed: int) -> Any:
     """At most ``n`` samples per class, drawn with ``seed`` (``None`` keeps everything)."""
     if n is None:
         return dataset
-    if n < 1:
-        raise ValueError(f"samples per class must be >= 1; got {n}")
+    if not _is_int(n) or n < 1:
+        raise ValueError(f"samples per class must be an integer >= 1; got {n!r}")
     labels = _labels(dataset)
     rng = np.random.default_rng(seed)
     keep = [rng.permutation(np.flatnonzero(labels == c))[:n] for c in np.unique(labels)]

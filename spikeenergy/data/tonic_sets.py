@@ -5,11 +5,17 @@ skip their download; we keep their readers and folder layout (Tonic keys the fol
 name) but replace that check with "the data folder holds files", and refuse to download unless
 the caller asks for it. So a subset such as the N-MNIST recordings in ``../shared/data`` loads
 through the same code path as a full download.
+
+Options are the keyword arguments of the Tonic class (:func:`tonic_options`), checked by
+:func:`check_tonic_options`; N-MNIST adds ``max_events``, a cap on the events of one file (an
+empty file, or one larger than the cap, is refused naming the file).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +25,8 @@ import tonic
 from spikeenergy.data.base import DatasetCard, DatasetNotFoundError
 
 N_MNIST_EVENT_BYTES = 5  # x (8 bit), y (8 bit), polarity (1 bit) + timestamp (23 bit)
+#: default cap on the events of one N-MNIST file (real samples hold about 4,000 - 10,000)
+N_MNIST_MAX_EVENTS = 1_000_000
 
 CARDS = {
     "nmnist": DatasetCard(
@@ -97,12 +105,75 @@ def _check_h5(self: Any) -> bool:
 def _read_nmnist_checked(self: Any, index: int) -> tuple[np.ndarray, int]:
     path = self.data[index]
     size = os.path.getsize(path)
+    if size == 0:
+        raise ValueError(
+            f"empty N-MNIST file {path}: 0 bytes, no events (truncated download?); "
+            "replace or delete it"
+        )
     if size % N_MNIST_EVENT_BYTES:
         raise ValueError(
             f"corrupt N-MNIST file {path}: {size} bytes is not a multiple of the "
             f"{N_MNIST_EVENT_BYTES}-byte event record (truncated download?)"
         )
+    n = size // N_MNIST_EVENT_BYTES
+    if n > self._max_events:
+        raise ValueError(
+            f"N-MNIST file {path} holds {n} events, above the cap max_events="
+            f"{self._max_events} (real samples hold about 4,000 - 10,000); a damaged file? "
+            "Raise the option max_events if it is genuine"
+        )
     return tonic.datasets.NMNIST.__getitem__(self, index)
+
+
+#: arguments of the Tonic classes that the loader sets itself
+_SET_BY_LOADER = {"self", "save_to", "train"}
+
+
+def tonic_options(cls: type) -> dict[str, Any]:
+    """Options of a Tonic dataset class: its keyword arguments (name -> annotation)."""
+    params = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
+    return {
+        name: p.annotation
+        for name, p in params.items()
+        if name not in _SET_BY_LOADER and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    }
+
+
+def check_tonic_options(
+    name: str, cls: type, extra: Mapping[str, tuple[Callable[[Any], bool], str]] | None = None
+) -> Callable[[Mapping[str, Any]], None]:
+    """A checker of the options of dataset ``name`` (Tonic class ``cls``): bool options must
+    be true/false, transforms callables; ``extra`` adds options of our own
+    (name -> (test, rule))."""
+    annotations = tonic_options(cls)
+    extra = dict(extra or {})
+
+    def check(options: Mapping[str, Any]) -> None:
+        known = sorted({*annotations, *extra})
+        for key, value in options.items():
+            if key in extra:
+                test, rule = extra[key]
+                if not test(value):
+                    raise ValueError(f"{name}: option {key}={value!r} must be {rule}")
+                continue
+            if key not in annotations:
+                raise ValueError(f"{name} has no option {key!r}; its options: {known}")
+            ann = str(annotations[key])
+            if ann in ("bool", "<class 'bool'>") and not isinstance(value, bool):
+                raise ValueError(f"{name}: option {key}={value!r} must be true or false")
+            if "Callable" in ann and value is not None and not callable(value):
+                raise ValueError(f"{name}: option {key}={value!r} must be a callable (or absent)")
+
+    return check
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+NMNIST_EXTRA: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "max_events": (_positive_int, "an integer >= 1")
+}
 
 
 def _split_flag(split: str) -> bool:
@@ -119,12 +190,16 @@ def _open(cls: type, card: str, root: Path, split: str, **kwargs: Any) -> Any:
 
 def load_nmnist(root: Path, split: str = "train", download: bool = False, **kwargs: Any) -> Any:
     """N-MNIST through ``tonic.datasets.NMNIST`` and ``tonic.io.read_mnist_file``."""
+    max_events = kwargs.pop("max_events", N_MNIST_MAX_EVENTS)
+    if not _positive_int(max_events):
+        raise ValueError(f"nmnist: max_events={max_events!r} must be an integer >= 1")
     cls = _local_class(
         tonic.datasets.NMNIST,
         "nmnist",
         _check_folder(".bin"),
         download,
         __getitem__=_read_nmnist_checked,
+        _max_events=max_events,
     )
     return _open(cls, "nmnist", root, split, **kwargs)
 

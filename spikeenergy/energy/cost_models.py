@@ -1,9 +1,9 @@
 """Cost models: energy per operation of named hardware targets, each number with its source.
 
-A :class:`CostModel` prices the operation counts measured by :mod:`spikeenergy.metrics`
-(accumulates, multiply-accumulates, neuron updates, optionally memory accesses) in picojoules.
-:meth:`CostModel.energy` turns one row of counts into joules, keeping the counts it charged
-beside the joules. Built-in targets are listed in :data:`BUILTIN_COST_MODELS` (see
+A :class:`CostModel` prices the counts of the energy ledger (:mod:`spikeenergy.energy.ledger`:
+accumulates, multiply-accumulates, neuron updates, spikes, memory traffic) in picojoules.
+:meth:`CostModel.price` is the one pricing function (floats or tensors), keeping the counts it
+charged beside the energies; :func:`in_joules` turns its output into report columns. Built-in targets are listed in :data:`BUILTIN_COST_MODELS` (see
 docs/metrics.md for the table with sources and verification status); user targets come from a
 TOML file (:func:`cost_models_from_toml`). Names are resolved only at the CLI/config edge
 through :func:`cost_model_registry`.
@@ -218,7 +218,8 @@ class CostModel:
             acs, macs = zero, get("dense_ops")
             ops = macs
             neuron = updates * self.pj_per_neuron_update
-            weight_reads, state_reads, state_writes = ops, ops, words
+            # per MAC a weight read and an input read; per neuron update its state words
+            weight_reads, state_reads, state_writes = ops, ops + words, words
         pj_mac = self.pj_per_ac if self.pj_per_mac is None else self.pj_per_mac
         synaptic = acs * self.pj_per_ac + macs * pj_mac
         spikes = get("spikes")

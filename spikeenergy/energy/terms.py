@@ -281,7 +281,7 @@ class Joules(EnergyTerm):
     values) and, with ``weight_grad=True`` (default), through the existence of synapses: the
     handle that lets training remove input-layer synapses (make the zeros real with pruning:
     ``TrainConfig.prune_below``). On a dense (clocked) target the energy does not depend on
-    activity and the term has no gradient but through nothing: choose an event-driven target.
+    activity and the term has no gradient: train on an event-driven target.
     ``target``: a :class:`CostModel` or a built-in name.
     """
 
@@ -324,7 +324,7 @@ class Joules(EnergyTerm):
         return pj
 
 
-#: name -> term class; ``ENERGY_TERMS.get("synops")(pj_per_op=0.9)``.
+#: name -> term class; ``ENERGY_TERMS.get("joules")(target="loihi")``.
 ENERGY_TERMS: Registry[Callable[..., EnergyTerm]] = Registry("energy term")
 ENERGY_TERMS.add("spike-rate", SpikeRate)
 ENERGY_TERMS.add("spike-count", SpikeCount)

@@ -24,7 +24,7 @@ from spikeenergy.data.augment import AugmentedDataset, RandomShift
 from spikeenergy.data.splits import limit_per_class, validation_split
 from spikeenergy.energy import BUILTIN_COST_MODELS
 from spikeenergy.models import ModelSpec, build_model, count_parameters
-from spikeenergy.train.checkpoint import atomic_write_bytes, save_checkpoint
+from spikeenergy.train.checkpoint import atomic_write_bytes, read_checkpoint, save_checkpoint
 from spikeenergy.train.config import TrainConfig
 from spikeenergy.train.loop import FitResult, evaluate, fit, make_energy_term
 from spikeenergy.train.scores import confusion_matrix
@@ -232,24 +232,93 @@ def experiment_metrics(
     }
 
 
+def _identity(config: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a config dict that determine a run's numbers (not where data lives, the
+    device or the frame cache), as plain JSON types."""
+    d = json.loads(json.dumps(config, default=str))
+    d.get("data", {}).pop("root", None)
+    for key in ("cache", "cache_dir"):
+        d.get("data", {}).get("frames", {}).pop(key, None)
+    d.get("train", {}).pop("device", None)
+    return d
+
+
+def _differences(a: Any, b: Any, path: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b), key=str):
+            out += _differences(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+        return out
+    return [] if a == b else [f"{path}: {a!r} there, {b!r} now"]
+
+
+def _resume_state(path: Path, cfg: ExperimentConfig) -> dict[str, Any]:
+    """The training state saved in ``path`` (``last.pt``) if it belongs to ``cfg``; a
+    ValueError naming the difference otherwise (the folder holds another run's files)."""
+    payload = read_checkpoint(path)
+    diff = _differences(_identity(payload.get("config") or {}), _identity(cfg.to_dict()))
+    if diff:
+        raise ValueError(
+            f"{path} belongs to a different configuration ({'; '.join(diff[:3])}); use "
+            "another --out, or delete it to start over"
+        )
+    state = payload.get("state")
+    if not isinstance(state, dict) or "fit" not in state:
+        raise ValueError(
+            f"{path} holds no training state to resume from (written by an older spikeenergy); "
+            "delete it to start over"
+        )
+    return state
+
+
 def run_experiment(
     cfg: ExperimentConfig,
     out_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
     data: PreparedData | None = None,
+    resume: bool = True,
 ) -> dict[str, Any]:
-    """Train and test one configuration; returns the metrics dict (written to ``out_dir``)."""
+    """Train and test one configuration; returns the metrics dict (written to ``out_dir``).
+
+    With ``out_dir``, ``last.pt`` is rewritten after every epoch with the full training state;
+    when it is already there (an interrupted run of the same config) and ``resume`` is true,
+    training continues after its last finished epoch, and the result equals that of a run
+    that was never interrupted, bit for bit (timings aside). A ``last.pt`` of a different
+    config is refused with the difference named.
+    """
     seed = cfg.train.seed
+    out = Path(out_dir) if out_dir is not None else None
+    state = None
+    if out is not None and resume and (out / "last.pt").is_file():
+        state = _resume_state(out / "last.pt", cfg)
     data = data if data is not None else prepare_data(cfg.data, seed)
     model = build_seeded_model(cfg.model, data.frame_shape, data.num_classes, seed)
     energy = make_energy_term(cfg.train)
-    out = Path(out_dir) if out_dir is not None else None
+    shift = data.train.transform if isinstance(data.train, AugmentedDataset) else None
+    shift_rng = getattr(shift, "rng", None)
+    if state is not None and shift_rng is not None and state.get("augment_rng") is not None:
+        shift_rng.bit_generator.state = state["augment_rng"]
 
-    def keep_last(row: dict[str, Any], m: Any) -> None:
+    def keep_last(fit_state: dict[str, Any]) -> None:
         if out is not None:
-            save_checkpoint(out / "last.pt", m, cfg.to_dict(), {"epoch": row["epoch"]})
+            extra = {
+                "fit": fit_state,
+                "augment_rng": shift_rng.bit_generator.state if shift_rng is not None else None,
+            }
+            save_checkpoint(
+                out / "last.pt", model, cfg.to_dict(), {"epoch": fit_state["epoch"]}, state=extra
+            )
 
-    result: FitResult = fit(model, data.train, data.val, cfg.train, energy, progress, keep_last)
+    result: FitResult = fit(
+        model,
+        data.train,
+        data.val,
+        cfg.train,
+        energy,
+        progress,
+        on_state=keep_last,
+        resume=state["fit"] if state is not None else None,
+    )
     val = evaluate(model, data.val, energy, cfg.train) if data.val is not None else None
     test = evaluate(model, data.test, energy, cfg.train)
     metrics = experiment_metrics(cfg, model, data, result, test, val)

@@ -224,6 +224,8 @@ def fit(
     energy: EnergyTerm | None = None,
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any], nn.Module], None] | None = None,
+    on_state: Callable[[dict[str, Any]], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> FitResult:
     """Train ``model`` in place on L = CE + lam * E; returns curves and training efficiency.
 
@@ -235,6 +237,12 @@ def fit(
     energy per inference on ``config.target`` (``val_energy_j``) and the pooled spike rate.
     ``on_epoch(row, model)`` runs after every epoch (e.g. to write a checkpoint); a non-finite
     loss restores the last good weights and raises. ``config.prune_below`` enables pruning.
+
+    ``on_state(state)`` receives, after every epoch, everything needed to continue: weights,
+    optimizer and scheduler state, the shuffling generator, best weights, counters, pruning
+    masks and history (tensors and plain data only). ``resume=state`` continues from it: the
+    same config then gives the same weights and metrics, bit for bit, as a run that was never
+    interrupted.
     """
     config = config if config is not None else TrainConfig()
     if val_data is None and (config.patience is not None or config.target_accuracy is not None):
@@ -268,7 +276,31 @@ def fit(
     best_score = -math.inf if metric.higher_is_better else math.inf
     stale, steps = 0, 0
     start = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc="train", unit="epoch", disable=not progress, leave=False)
+    first = 0
+    gen = getattr(train_loader, "generator", None)
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(resume["scheduler"])
+        if gen is not None and resume.get("loader_rng") is not None:
+            gen.set_state(resume["loader_rng"])
+        best_state = copy.deepcopy(resume["best_state"])
+        best_score, stale = float(resume["best_score"]), int(resume["stale"])
+        result.best_val_accuracy = float(resume["best_val_accuracy"])
+        if pruner is not None:
+            pruner.masks = {n: m.clone() for n, m in resume["pruner_masks"].items()}
+        steps = int(resume["steps"])
+        result.best_epoch = int(resume["best_epoch"])
+        result.history = copy.deepcopy(list(resume["history"]))
+        result.efficiency.update(resume["efficiency"])
+        start -= float(resume["elapsed_s"])
+        first = int(resume["epoch"]) + 1
+        if config.patience is not None and stale > config.patience:
+            first = config.epochs  # it had stopped early
+    bar = tqdm(
+        range(first, config.epochs), desc="train", unit="epoch", disable=not progress, leave=False
+    )
     for epoch in bar:
         good_state = copy.deepcopy(model.state_dict())
         try:
@@ -335,6 +367,26 @@ def fit(
         log.info("epoch %d: %s", epoch, {k: v for k, v in row.items() if not isinstance(v, dict)})
         if on_epoch is not None:
             on_epoch(row, model)
+        if on_state is not None:
+            on_state(
+                {
+                    "epoch": epoch,
+                    "model": copy.deepcopy(model.state_dict()),
+                    "optimizer": copy.deepcopy(optimizer.state_dict()),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "loader_rng": gen.get_state() if gen is not None else None,
+                    "best_state": best_state,
+                    "best_score": best_score,
+                    "best_val_accuracy": result.best_val_accuracy,
+                    "best_epoch": result.best_epoch,
+                    "pruner_masks": dict(pruner.masks) if pruner is not None else None,
+                    "stale": stale,
+                    "steps": steps,
+                    "history": result.history,
+                    "efficiency": dict(result.efficiency),
+                    "elapsed_s": time.perf_counter() - start,
+                }
+            )
         if config.patience is not None and stale > config.patience:
             break
     bar.close()

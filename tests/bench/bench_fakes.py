@@ -92,3 +92,67 @@ if __name__ == "__main__":
 def kill_script(out: Path) -> str:
     """Source of a script that runs a slow fake sweep into ``out`` (to be killed)."""
     return KILL_SCRIPT.format(here=str(Path(__file__).parent), out=str(out))
+
+
+#: folder for marker files that fault-injecting run functions share across worker processes
+MARKERS_ENV = "SPIKEENERGY_TEST_MARKERS"
+
+
+def die_once_run(spec: RunSpec) -> dict[str, Any]:
+    """Fake run whose worker process SIGKILLs itself the first time it runs seed 1 at the
+    largest lambda (a marker file in ``$SPIKEENERGY_TEST_MARKERS`` remembers the death)."""
+    import os
+    import signal
+
+    marker = Path(os.environ[MARKERS_ENV]) / f"{spec.run_id}.died"
+    if spec.seed == 1 and spec.lam == 0.1 and not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.05)
+    return fake_metrics(spec)
+
+
+def always_dies_run(spec: RunSpec) -> dict[str, Any]:
+    """Fake run that kills its worker every time for seed 1 (a poisonous configuration)."""
+    import os
+    import signal
+
+    if spec.seed == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return fake_metrics(spec)
+
+
+def failing_run(spec: RunSpec) -> dict[str, Any]:
+    """Fake run that always fails (a broken second sweep)."""
+    raise RuntimeError(f"broken environment for {spec.run_id}")
+
+
+def threads_run(spec: RunSpec) -> dict[str, Any]:
+    """Fake run whose accuracy is the number of torch threads it runs with (/ 100)."""
+    import torch
+
+    m = fake_metrics(spec)
+    m["test"]["accuracy"] = torch.get_num_threads() / 100
+    return m
+
+
+SWEEP_SCRIPT = """
+import sys, time
+sys.path.insert(0, {here!r})
+import bench_fakes
+from spikeenergy.bench import LocalExecutor, ResultsStore, SerialExecutor, run_sweep
+if __name__ == "__main__":
+    ex = LocalExecutor({workers}) if {workers} else SerialExecutor()
+    res = run_sweep(bench_fakes.tiny_suite(n_models=2, lambdas=(0.0, 0.1, 1.0), seeds=(0, 1)),
+                    ResultsStore({out!r}), ex, run_fn=getattr(bench_fakes, {fn!r}),
+                    progress=False)
+    print("done", res.ok, res.failed, flush=True)
+"""
+
+
+def sweep_script(out: Path, fn: str = "slow_fake_run", workers: int = 0) -> str:
+    """Source of a script that runs the 12-run fake sweep into ``out`` with run function
+    ``fn`` of this module, serially (``workers=0``) or on local worker processes."""
+    return SWEEP_SCRIPT.format(
+        here=str(Path(__file__).parent), out=str(out), fn=fn, workers=workers
+    )
