@@ -3,10 +3,11 @@
 A :class:`CostModel` prices the counts of the energy ledger (:mod:`spikeenergy.energy.ledger`:
 accumulates, multiply-accumulates, neuron updates, spikes, memory traffic) in picojoules.
 :meth:`CostModel.price` is the one pricing function (floats or tensors), keeping the counts it
-charged beside the energies; :func:`in_joules` turns its output into report columns. Built-in targets are listed in :data:`BUILTIN_COST_MODELS` (see
-docs/metrics.md for the table with sources and verification status); user targets come from a
-TOML file (:func:`cost_models_from_toml`). Names are resolved only at the CLI/config edge
-through :func:`cost_model_registry`.
+charged beside the energies; :func:`in_joules` turns its output into report columns. Built-in
+targets are listed in :data:`BUILTIN_COST_MODELS` (see docs/metrics.md for the table with
+sources and verification status); user targets come from a TOML file
+(:func:`cost_models_from_toml`). Names are resolved only at the CLI/config edge through
+:func:`cost_model_registry`.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from spikeenergy.models.glia import GlialGate
 from spikeenergy.record.activity import Synapses
 
 Capture = Callable[[nn.Module, tuple[Any, ...], Any], dict[str, Tensor]]
@@ -174,6 +175,20 @@ def _conv_synapses(dims: int) -> SynapseFactory:
     return factory
 
 
+def _glia_synapses(m: nn.Module, data: dict[str, Tensor]) -> tuple[Synapses, ...]:
+    assert isinstance(m, GlialGate)
+    return (
+        # neuron j -> its glial unit: one synapse per neuron, driven by its activity
+        Synapses("input", data["inputs"], m.in_mask, _linear_count),  # (M, H)
+        # unit k's gain multiplies the currents of its members: one op per member and step
+        Synapses("gain", data["activations"], m.gain_mask, _linear_count),  # (H, M)
+    )
+
+
+def _cap_glia(m: nn.Module, args: tuple[Any, ...], out: Any) -> dict[str, Tensor]:
+    return {"inputs": args[0], "activations": out}  # activity (B, H), unit gains (B, M)
+
+
 def _gru_synapses(m: nn.Module, data: dict[str, Tensor]) -> tuple[Synapses, ...]:
     assert isinstance(m, nn.GRU)
     if m.num_layers != 1 or m.bidirectional:
@@ -244,6 +259,15 @@ ADAPTERS: tuple[ModuleAdapter, ...] = (
         sequence=True,
         synapses=_gru_synapses,
         synapse_fields=frozenset({"inputs", "activations", "initial_state"}),
+    ),
+    ModuleAdapter(
+        "glial-gate",
+        _isa(GlialGate),
+        "dense",
+        frozenset({"inputs", "activations"}),
+        _cap_glia,
+        synapses=_glia_synapses,
+        synapse_fields=frozenset({"inputs", "activations"}),
     ),
     ModuleAdapter(
         "dense-nonlinearity",

@@ -9,6 +9,7 @@ import torch
 from toyframes import ToyFrames
 
 from spikeenergy.models import ModelSpec, build_model
+from spikeenergy.models.glia import GlialGate, GlialGating
 from spikeenergy.search import (
     ArchitectureObjective,
     SearchConfig,
@@ -19,7 +20,6 @@ from spikeenergy.search import (
     run_search,
     write_outputs,
 )
-from spikeenergy.search.glia import GlialGate, GlialGating
 from spikeenergy.train import DataConfig, PreparedData, TrainConfig, evaluate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     "spec",
     [
-        ModelSpec(family="snn-mlp", hidden=(6, 4), backend="snntorch"),
-        ModelSpec(family="snn-mlp", hidden=(6,), backend="norse"),
+        ModelSpec(family="snn-mlp", hidden=(6, 4), backend="snntorch", engine="library"),
+        ModelSpec(family="snn-mlp", hidden=(6,), backend="norse", engine="library"),
         ModelSpec(family="mlp", hidden=(5,), time_mode="per_step"),
     ],
 )
@@ -61,8 +61,37 @@ def test_glial_gate_hand_computed_update():
     g = gate.gains(1)
     expect = [2 / (1 + math.exp(0.09)), 2 / (1 + math.exp(0.04))]  # 2 sigmoid(0.1 - avg)
     assert torch.allclose(g, torch.tensor([[expect[0], expect[1], expect[0], expect[1]]]))
-    # ops per step: H=4 ACs, H + M = 6 MACs, M = 2 glial updates
-    assert gate.ops_per_step() == {"acs": 4.0, "macs": 6.0, "neuron_updates": 2.0}
+
+
+
+def test_glia_ops_are_counted_by_the_ledger():
+    # snn 3 -> 4 hidden (library engine), 2 glial units (ratio 0.5), T = 5, B = 2
+    from spikeenergy.energy import EnergyLedger
+    from spikeenergy.record import ActivityRecorder
+
+    torch.manual_seed(0)
+    model = build_model(ModelSpec(family="snn-mlp", hidden=(4,), engine="library"), (3,), 2)
+    wrapped = GlialGating(model, ratio=0.5)
+    with torch.no_grad():  # non-zero w: graded gains (at w = 0 every gain is exactly 1)
+        wrapped.gates[0].weight.fill_(1.0)
+    x = (torch.rand(5, 2, 3) < 0.7).float() * 3.0
+    with ActivityRecorder(wrapped, needs={"inputs", "spikes", "activations"}) as rec:
+        wrapped(x)
+        record = rec.record()
+    spikes = record["model.fc_spk.0"].spikes
+    ledger = EnergyLedger()
+    ledger.update(record)
+    glia = ledger.counts()["gates.0"]
+    # each hidden spike reaches its one glial unit (ACs); each step each of the 4 neurons'
+    # currents is multiplied by its unit's gain: at step 0 the average equals the target, so
+    # every gain is exactly 1 (binary: 4 ACs); steps 1-4 have graded gains: 4 x 4 = 16 MACs
+    assert glia["acs"] == pytest.approx(float(spikes.sum()) / 2 + 4)
+    assert glia["macs"] == pytest.approx(4 * 4)
+    # the 2 glial units update every step: 5 x 2
+    assert glia["neuron_updates"] == pytest.approx(5 * 2)
+    # unwrap removes every hook: the bare model runs its fast path again when it can
+    bare = wrapped.unwrap()
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in bare.modules())
 
 
 def test_glia_rejects_bad_ratio_and_models():
@@ -70,6 +99,9 @@ def test_glia_rejects_bad_ratio_and_models():
         GlialGate(4, 0.0)
     with pytest.raises(TypeError, match="fully connected"):
         GlialGating(torch.nn.Linear(2, 2), 0.5)
+    fast = build_model(ModelSpec(family="snn-mlp", hidden=(4,), engine="fast"), (3,), 2)
+    with pytest.raises(ValueError, match="engine='library'"):  # no silent engine switch
+        GlialGating(fast, 0.5)
 
 
 def test_candidate_from_params():

@@ -11,8 +11,15 @@ per step):
 with a_k[-1] = target_k, learnable w (initialised to 0, so the wrapped model starts identical to
 the bare one) and target; ``rho`` sets the slowness (time constant -1 / ln rho steps). High
 activity above target lowers the gain for w > 0 (homeostasis); training may choose either sign.
-The wrapper only adds hooks: ``spikeenergy.models`` is untouched and the activity recorder still
-sees the same layers.
+
+The wrapper adds one forward pre-hook (the gain) and one forward hook per gated layer; the
+forward hook calls the layer's :class:`GlialGate` as a module once per step, so the activity
+recorder (and hence the energy ledger) sees the glial population like any other layer: its
+synapses from the neurons (one per neuron, driven by their spikes), its units (M updates per
+step) and the gain multiplications (one per neuron and step, driven by the gains).
+:meth:`GlialGating.unwrap` removes the hooks. The hooks need per-step neuron calls, so a spiking
+model must run on the library engine (``ModelSpec(engine="library")``); a model that would run
+the fast engine is refused instead of being switched silently.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
 
 
 class GlialGate(nn.Module):
@@ -29,6 +37,8 @@ class GlialGate(nn.Module):
 
     assign: Tensor
     members: Tensor
+    in_mask: Tensor
+    gain_mask: Tensor
 
     def __init__(self, width: int, ratio: float, rho: float = 0.9, target: float = 0.1) -> None:
         super().__init__()
@@ -44,6 +54,10 @@ class GlialGate(nn.Module):
         self.register_buffer(
             "members", torch.bincount(assign, minlength=self.n_glia).float(), persistent=False
         )
+        one_hot = torch.nn.functional.one_hot(assign, self.n_glia).float()  # (H, M)
+        # synapse masks for the ledger: neuron j -> its glial unit; unit k -> its members' gains
+        self.register_buffer("in_mask", one_hot.T.contiguous(), persistent=False)  # (M, H)
+        self.register_buffer("gain_mask", one_hot, persistent=False)  # (H, M)
         self.weight = nn.Parameter(torch.zeros(self.n_glia))
         self.target = nn.Parameter(torch.full((self.n_glia,), float(target)))
         self.avg: Tensor | None = None  # (B, M) slow averages; None = start of a sequence
@@ -52,11 +66,20 @@ class GlialGate(nn.Module):
         """Forget the activity history (called at the start of every forward pass)."""
         self.avg = None
 
+    def unit_gains(self, batch: int) -> Tensor:
+        """Gains of the glial units (B, M) from the current slow averages."""
+        avg = self.avg if self.avg is not None else self.target.expand(batch, -1)
+        return 2.0 * torch.sigmoid(self.weight * (self.target - avg))  # (B, M)
+
     def gains(self, batch: int) -> Tensor:
         """Per-neuron gains (B, H) from the current slow averages."""
-        avg = self.avg if self.avg is not None else self.target.expand(batch, -1)
-        g = 2.0 * torch.sigmoid(self.weight * (self.target - avg))  # (B, M)
-        return g[:, self.assign]  # (B, H)
+        return self.unit_gains(batch)[:, self.assign]  # (B, H)
+
+    def forward(self, activity: Tensor) -> Tensor:
+        """One step: the unit gains (B, M) applied at this step; then observe ``activity``."""
+        applied = self.unit_gains(activity.shape[0])
+        self.observe(activity)
+        return applied
 
     def observe(self, activity: Tensor) -> None:
         """Update the slow averages from this step's activity (B, H)."""
@@ -65,14 +88,6 @@ class GlialGate(nn.Module):
         means = means.index_add(1, self.assign, act) / self.members  # (B, M)
         prev = self.avg if self.avg is not None else self.target.expand(act.shape[0], -1)
         self.avg = self.rho * prev + (1.0 - self.rho) * means
-
-    def ops_per_step(self) -> dict[str, float]:
-        """Per sample and step: H ACs (averages), H + M MACs (gains), M glial-unit updates."""
-        return {
-            "acs": float(self.width),
-            "macs": float(self.width + self.n_glia),
-            "neuron_updates": float(self.n_glia),
-        }
 
 
 def _gated_layers(model: nn.Module) -> list[tuple[nn.Module, int]]:
@@ -99,12 +114,18 @@ class GlialGating(nn.Module):
         self, model: nn.Module, ratio: float, rho: float = 0.9, target: float = 0.1
     ) -> None:
         super().__init__()
+        spec = getattr(model, "spec", None)
+        if spec is not None and getattr(spec, "uses_fast_engine", False):
+            raise ValueError(
+                "glial gating hooks the per-step neuron calls, which the fast engine does not "
+                "make; build the model with ModelSpec(..., engine='library')"
+            )
         self.model = model
         self.ratio = float(ratio)
         layers = _gated_layers(model)
         gates = [GlialGate(w, ratio, rho, target) for _, w in layers]
         self.gates = nn.ModuleList(gates)
-        self._handles = []
+        self._handles: list[RemovableHandle] = []
         for (module, _), gate in zip(layers, gates, strict=True):
             self._handles.append(module.register_forward_pre_hook(self._pre_hook(gate)))
             self._handles.append(module.register_forward_hook(self._post_hook(gate)))
@@ -121,23 +142,22 @@ class GlialGating(nn.Module):
     def _post_hook(gate: GlialGate) -> Any:
         def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
             out = output[0] if isinstance(output, tuple) else output  # spikes or activations
-            gate.observe(out)
+            gate(out)  # a module call: the recorder sees the glial population
 
         return hook
+
+    def unwrap(self) -> nn.Module:
+        """Remove the hooks and return the bare model (the gates stop acting on it)."""
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        return self.model
 
     def forward(self, x: Tensor) -> Tensor:
         """(T, B, ...) -> (B, num_classes); glial state starts from rest every call."""
         for g in self._gate_list():
             g.reset()
         return self.model(x)
-
-    def ops_per_sample(self, steps: int) -> dict[str, float]:
-        """Glial overhead per sample over ``steps`` time steps (summed over gated layers)."""
-        tot = {"acs": 0.0, "macs": 0.0, "neuron_updates": 0.0}
-        for g in self._gate_list():
-            for k, v in g.ops_per_step().items():
-                tot[k] += v * steps
-        return tot
 
     @property
     def n_glia(self) -> int:
