@@ -254,3 +254,26 @@ def test_energy_term_in_the_users_training_loop() -> None:
         run_steps(net, x)
         ledger.update(rec.record())
     assert ledger.samples == B
+
+
+def test_neurobench_policy_decides_per_recorded_call() -> None:
+    from spikeenergy.energy.ledger import ac_mask
+    from spikeenergy.record.activity import Synapses
+
+    # step 0 holds a graded 2; steps 1 and 2 are binary
+    x = torch.tensor([[[2.0, 0.0]], [[1.0, 0.0]], [[0.0, 1.0]]])  # (T=3, B=1, 2)
+    per_step = ac_mask(x, "neurobench").flatten().tolist()
+    assert per_step == [False, True, True]  # one call per step (None)
+    assert ac_mask(x, "neurobench", (3,)).flatten().tolist() == [False, False, False]
+    assert ac_mask(x, "neurobench", (1, 2)).flatten().tolist() == [False, True, True]
+    assert ac_mask(x, "neurobench", (2, 1)).flatten().tolist() == [False, False, True]
+    # per_sample does not depend on calls
+    assert ac_mask(x, "per_sample", (3,)).flatten().tolist() == per_step
+    with pytest.raises(ValueError, match="do not sum"):
+        Synapses("input", x, torch.ones(1, 2), lambda a, m: a.sum(), call_steps=(2,))
+    # the recorder sets them: one (T, B, F) call of a time-batched layer covers T steps
+    lin = nn.Linear(2, 1)
+    with ActivityRecorder(lin, needs={"inputs"}, keep_graph=False) as rec:
+        lin(torch.rand(3, 2, 2))
+        (group,) = rec.record()["Linear"].synapses
+    assert group.call_steps == (3,)
