@@ -9,10 +9,11 @@ How a layer's calls map to time (the part users' models make hard):
   once per step on ``(B, ...)`` (snnTorch neurons in a loop, ``norse.Lift``) or once on the whole
   sequence (a time-batched ``nn.Linear``). The recorder reads which from the layer's calls
   during each model call, knowing T and B from the model's input: calls on ``(B, ...)``, at most
-  T of them, are steps; calls whose leading axes are ``(T_i, B)`` with sum T_i = T are sequence
-  chunks (``(B, T_i)`` batch-first). When a layer's calls fit more than one reading (T == B and
-  one call on ``(T, B, ...)``; one call on ``(B, T, ...)``, which is also one step of a tensor
-  whose second axis has length T) it raises :class:`TimeAxisError` naming the layer and the
+  T of them, are steps; calls on ``(T_i, B, F...)`` with sum T_i = T are sequence chunks
+  (``(B, T_i, F...)`` batch-first; a sequence has a per-step feature axis unless declared).
+  When a layer's calls fit more than one reading (T == B and one call on ``(T, B, F...)``; one
+  call on ``(B, T, F...)``, which is also one step of a tensor whose second axis has length T)
+  it raises :class:`TimeAxisError` naming the layer and the
   declaration that settles it: ``layer_time={"name": "step" | "sequence"}`` or
   ``layer_time="step" | "sequence"`` for every layer. It never guesses.
 - Modules that always take a sequence (``nn.GRU``, Norse ``LIF``: adapter rows with
@@ -86,15 +87,21 @@ def _first_tensor(obj: Any) -> Tensor | None:
     return None
 
 
-def _readings(shapes: list[tuple[int, ...]], steps: int, batch: int) -> set[str]:
-    """Every way the calls of one layer during one model call of ``steps`` x ``batch`` fit."""
+def _readings(shapes: list[tuple[int, ...]], steps: int, batch: int, min_rank: int = 3) -> set[str]:
+    """Every way the calls of one layer during one model call of ``steps`` x ``batch`` fit.
+
+    A sequence reading needs ``min_rank`` axes: time, batch and at least one per-step feature
+    axis (3) unless a layer is declared a sequence of scalars per sample (2).
+    """
     out = set()
     if len(shapes) <= steps and all(len(s) >= 1 and s[0] == batch for s in shapes):
         out.add(_STEP)
-    if all(len(s) >= 2 and s[1] == batch for s in shapes) and sum(s[0] for s in shapes) == steps:
+    ranked = all(len(s) >= min_rank for s in shapes)
+    if ranked and all(s[1] == batch for s in shapes) and sum(s[0] for s in shapes) == steps:
         out.add(_TIME_MAJOR)
     if (
-        all(len(s) >= 2 and s[0] == batch for s in shapes)
+        ranked
+        and all(s[0] == batch for s in shapes)
         and sum(s[1] for s in shapes) == steps
         and any(s[1] > 1 for s in shapes)  # (B, 1, ...) chunks are steps with a unit axis
     ):
@@ -408,7 +415,7 @@ class ActivityRecorder:
                     f"layer_time={{{slot.name!r}: 'step'}} (or 'sequence'), or time='step'"
                 )
             steps, batch = self._frame(index)
-            readings = _readings(shapes, steps, batch)
+            readings = _readings(shapes, steps, batch, 2 if declared == "sequence" else 3)
             if declared == "step":
                 if _STEP not in readings:
                     raise TimeAxisError(self._mismatch(slot, shapes, steps, batch, "one step"))
