@@ -277,3 +277,22 @@ def test_neurobench_policy_decides_per_recorded_call() -> None:
         lin(torch.rand(3, 2, 2))
         (group,) = rec.record()["Linear"].synapses
     assert group.call_steps == (3,)
+
+
+def test_one_step_layer_whose_width_equals_t_is_a_step() -> None:
+    # a user's MLP on time-summed frames: fc2 runs once on (B, H) with H == T; a (B, T) tensor
+    # has no per-step feature axis, so it cannot be a batch-first sequence: read as one step
+    class SumMLP(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.act, self.fc2 = nn.Linear(F, T), nn.ReLU(), nn.Linear(T, C)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc2(self.act(self.fc1(x.sum(0))))  # (T, B, F) -> (B, C)
+
+    net = SumMLP()
+    with torch.no_grad(), ActivityRecorder(net, keep_graph=False) as rec:
+        net(_counts())
+        r = rec.record()
+    assert r["fc2"].inputs.shape == (1, B, T)  # one step, B samples
+    assert r.batch_size == B
