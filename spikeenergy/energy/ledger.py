@@ -29,7 +29,7 @@ the handle that lets training prune synapses, including those of the input layer
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -78,14 +78,24 @@ def check_policy(policy: str) -> str:
     return policy
 
 
-def ac_mask(inputs: Tensor, policy: str) -> Tensor:
-    """Boolean mask, broadcastable to ``inputs`` (T, B, ...), of the entries counted as ACs."""
+def ac_mask(inputs: Tensor, policy: str, call_steps: Sequence[int] | None = None) -> Tensor:
+    """Boolean mask, broadcastable to ``inputs`` (T, B, ...), of the entries counted as ACs.
+
+    ``call_steps``: time steps each recorded call covered (None: one per call); the
+    "neurobench" policy decides per call, so a layer run once on a whole sequence is binary only
+    if every step of it is.
+    """
     check_policy(policy)
     ok = (inputs == 0) | (inputs == 1) | (inputs == -1)
     t, b = inputs.shape[0], inputs.shape[1]
     tail = (1,) * (inputs.dim() - 2)
     if policy == "neurobench":
-        return ok.reshape(t, -1).all(1).reshape(t, 1, *tail)  # (T, 1, 1...)
+        per_step = ok.reshape(t, -1).all(1)  # (T,)
+        if call_steps is not None:
+            per_call = torch.stack([c.all() for c in per_step.split(list(call_steps))])
+            steps = torch.as_tensor(list(call_steps), device=per_step.device)
+            per_step = per_call.repeat_interleave(steps)  # (T,): its call's verdict
+        return per_step.reshape(t, 1, *tail)  # (T, 1, 1...)
     return ok.reshape(t, b, -1).all(2).reshape(t, b, *tail)  # (T, B, 1...)
 
 
@@ -125,7 +135,9 @@ def synapse_counts(
     a = a.to_dense() if a.is_sparse else a
     dtype = dtype if dtype is not None else _float_dtype(a)
     a = a.to(dtype)
-    ac = ac_mask(a.detach(), policy).to(dtype)  # 1: binary entry (AC), 0: graded entry (MAC)
+    ac = ac_mask(a.detach(), policy, group.call_steps).to(
+        dtype
+    )  # 1: binary entry (AC), 0: graded entry (MAC)
     mask = weight_mask(group.weight, weight_grad, dtype)
     mag = a.abs()
     nonzero = straight_through((a.detach() != 0).to(dtype), mag)  # value [a != 0], grad of |a|
@@ -215,7 +227,7 @@ def count_record(
 
 
 def _detached(group: Synapses) -> Synapses:
-    return Synapses(group.role, group.inputs.detach(), group.weight.detach(), group.count)
+    return replace(group, inputs=group.inputs.detach(), weight=group.weight.detach())
 
 
 def _detached_layer(act: LayerActivity) -> LayerActivity:

@@ -2,7 +2,8 @@
 
 Workload metrics (``update(record)`` per batch) and static metrics (``update(model)``) share
 ``compute()`` / ``reset()`` and return per-layer + total tables; :func:`measure` runs them over
-a data loader and prices the counts on hardware cost models (``spikeenergy.energy.cost_models``).
+a data loader and prices the counts on hardware cost models (``spikeenergy.energy.cost_models``);
+:class:`Harness` does the same for any model (snnTorch, Norse, PyTorch) and adds accuracy.
 """
 
 from spikeenergy.metrics.base import (
@@ -13,6 +14,7 @@ from spikeenergy.metrics.base import (
     NotApplicableError,
     StaticMetric,
 )
+from spikeenergy.metrics.harness import MODES, Harness, HarnessResult, decode
 from spikeenergy.metrics.meter import (
     ENERGY_COLUMNS,
     EnergyMeter,
@@ -33,6 +35,7 @@ from spikeenergy.metrics.workload import (
 
 __all__ = [
     "ENERGY_COLUMNS",
+    "MODES",
     "TOTAL",
     "ActivationSparsity",
     "Column",
@@ -40,6 +43,8 @@ __all__ = [
     "EnergyMeter",
     "EnergyReport",
     "Footprint",
+    "Harness",
+    "HarnessResult",
     "LayerTable",
     "LedgerMetric",
     "MembraneUpdates",
@@ -50,6 +55,7 @@ __all__ = [
     "SpikeRate",
     "StaticMetric",
     "SynapticOperations",
+    "decode",
     "default_static_metrics",
     "measure",
     "target_column",

@@ -7,17 +7,14 @@ beside the op counts that were charged (``energy_j[loihi]``, ``charged_acs[loihi
 
 from __future__ import annotations
 
-import copy
 import functools
 import logging
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from spikeenergy.energy.cost_models import PRICED_COLUMNS, CostModel, in_joules
 from spikeenergy.energy.ledger import DEFAULT_POLICY, EnergyLedger, check_policy
@@ -37,7 +34,7 @@ from spikeenergy.metrics.workload import (
     SpikeRate,
     SynapticOperations,
 )
-from spikeenergy.record import ActivityRecord, ActivityRecorder
+from spikeenergy.record import ActivityRecord
 
 log = logging.getLogger(__name__)
 
@@ -256,12 +253,6 @@ class EnergyMeter:
         )
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
 def measure(
     model: nn.Module,
     loader: Iterable[Any],
@@ -271,41 +262,35 @@ def measure(
     policy: str = DEFAULT_POLICY,
     max_batches: int | None = None,
     progress: bool = False,
+    mode: str = "sequence",
+    batch_first: bool = False,
+    layer_time: str | Mapping[str, str] | None = None,
 ) -> EnergyReport:
     """Measure ``model`` on ``loader`` (batches ``(x (T, B, ...), y)``) and price it on ``targets``.
 
-    Runs in eval mode without gradients; the caller's model is left as it was (a copy is
+    The energy report of :class:`spikeenergy.metrics.harness.Harness` (which also gives the
+    accuracy): ``mode`` says how the model is called (``"sequence"``, ``"step"``,
+    ``"step-state"``), ``batch_first`` the layout of ``x``, ``layer_time`` declares layers whose
+    time axis cannot be read from their calls. Runs in eval mode without gradients, resetting
+    the model's state before every batch; the caller's model is left as it was (a copy is
     measured when ``device`` differs from the model's device; the train/eval flag is restored).
     """
-    if max_batches is not None and max_batches < 1:
-        raise ValueError(f"max_batches={max_batches} must be >= 1 (or None for all)")
-    dev = torch.device(device) if device is not None else _model_device(model)
-    net = model if dev == _model_device(model) else copy.deepcopy(model).to(dev)
-    meter = EnergyMeter(targets, policy)
-    meter.update_model(net)
-    was_training = net.training
-    net.eval()
-    n = 0
-    try:
-        with torch.no_grad(), ActivityRecorder(net, needs=meter.needs, keep_graph=False) as rec:
-            for batch in tqdm(loader, desc="measure", disable=not progress, leave=False):
-                x = batch[0] if isinstance(batch, list | tuple) else batch
-                rec.clear()
-                net(x.to(dev))
-                meter.update(rec.record())
-                n += 1
-                if max_batches is not None and n >= max_batches:
-                    break
-    finally:
-        net.train(was_training)
-        reset_state = getattr(net, "reset_state", None)
-        if callable(reset_state):
-            reset_state()
-    if n == 0:
-        raise ValueError("the loader yielded no batches; nothing to measure")
-    report = meter.compute()
-    for t in report.targets:
-        e = report.rows[TOTAL].get(target_column("energy_j", t["name"]))
-        if e is not None and not math.isfinite(e):
-            raise FloatingPointError(f"non-finite energy on target {t['name']!r}: {e}")
-    return report
+    from spikeenergy.metrics.harness import Harness
+
+    return (
+        Harness(
+            model,
+            loader,
+            targets=tuple(targets),
+            mode=mode,
+            batch_first=batch_first,
+            layer_time=layer_time,
+            policy=policy,
+            accuracy=False,
+            device=device,
+            max_batches=max_batches,
+            progress=progress,
+        )
+        .run()
+        .report
+    )

@@ -1,8 +1,9 @@
 """Recorded per-layer activity: what every energy term and metric consumes.
 
-All tensors are time-major ``(T, B, ...)``: T is the number of times the layer ran during the
-recorded forward pass (T steps for per-step layers, 1 for a layer run once on time-summed frames),
-B the batch. A sequence module (``nn.GRU``) records its own time axis.
+All tensors are time-major ``(T, B, ...)``: T is the number of time steps the layer ran during the
+recorded forward pass (T for per-step layers and for layers run once on a whole (T, B, ...)
+sequence, 1 for a layer run once on time-summed frames), B the batch. How each layer's calls map
+to time is decided by the recorder (:mod:`spikeenergy.record.recorder`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ class Synapses:
     inputs: Tensor  # (T, B, *in) presynaptic activity
     weight: Tensor  # the weight tensor; exact zeros are absent (pruned) synapses
     count: SynapseCounter
+    #: time steps each recorded call of the layer covered, in order (they sum to T); None: one
+    #: step per call. A layer run once on a whole (T, B, ...) sequence has ``(T,)``. NeuroBench
+    #: decides binary vs graded per call, so its policy reads this.
+    call_steps: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.call_steps is not None and sum(self.call_steps) != self.inputs.shape[0]:
+            raise ValueError(
+                f"synapse group {self.role!r}: call_steps {self.call_steps} do not sum to the "
+                f"{self.inputs.shape[0]} recorded time steps"
+            )
 
 
 @dataclass(frozen=True, eq=False)

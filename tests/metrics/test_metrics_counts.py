@@ -164,8 +164,8 @@ def record_linear(x: torch.Tensor, weight: torch.Tensor) -> object:
     lin = nn.Linear(weight.shape[1], weight.shape[0], bias=False)
     with torch.no_grad():
         lin.weight.copy_(weight)
-    with ActivityRecorder(lin, needs={"inputs"}, keep_graph=False) as rec:
-        for x_t in x.unbind(0):
+    with ActivityRecorder(lin, needs={"inputs"}, keep_graph=False, time="step") as rec:
+        for x_t in x.unbind(0):  # the caller steps the layer: declared with time="step"
             lin(x_t)
         return rec.record()
 
