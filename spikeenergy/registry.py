@@ -6,7 +6,7 @@ config file or on the command line names its own fix.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields
 from typing import Any, Generic, TypeVar
 
@@ -63,6 +63,70 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class FrozenDict(Mapping[str, Any]):
+    """An immutable, hashable, picklable mapping for option tables of frozen configs.
+
+    Nested lists become tuples and nested dicts FrozenDicts, so a config holding options can be
+    hashed and used as a key; ``dict(fd)`` (or :meth:`to_dict`) gives plain data back for JSON.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> None:
+        pairs = items.items() if isinstance(items, Mapping) else items
+        self._items: tuple[tuple[str, Any], ...] = tuple(
+            sorted((str(k), _freeze(v)) for k, v in pairs)
+        )
+
+    def __getitem__(self, key: str) -> Any:
+        for k, v in self._items:
+            if k == key:
+                return v
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({dict(self._items)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (self._items,))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dicts and lists (JSON / TOML friendly)."""
+        return {k: _thaw(v) for k, v in self._items}
+
+
+def _freeze(v: Any) -> Any:
+    if isinstance(v, FrozenDict):
+        return v
+    if isinstance(v, Mapping):
+        return FrozenDict(v)
+    if isinstance(v, list | tuple):
+        return tuple(_freeze(x) for x in v)
+    return v
+
+
+def _thaw(v: Any) -> Any:
+    if isinstance(v, FrozenDict):
+        return v.to_dict()
+    if isinstance(v, tuple):
+        return [_thaw(x) for x in v]
+    return v
 
 
 def reject_unknown_keys(d: Mapping[str, Any], cls: Any, label: str) -> None:

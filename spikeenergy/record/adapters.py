@@ -305,7 +305,7 @@ def _glia_synapses(m: nn.Module, data: dict[str, Tensor]) -> tuple[Synapses, ...
     )
 
 
-def _cap_glia(m: nn.Module, args: tuple[Any, ...], out: Any) -> dict[str, Tensor]:
+def _cap_glia(m: nn.Module, args: tuple[Any, ...], out: Any) -> dict[str, Field]:
     return {"inputs": args[0], "activations": out}  # activity (B, H), unit gains (B, M)
 
 

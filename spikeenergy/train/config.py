@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 
 from spikeenergy.energy.cost_models import DEFAULT_TARGET
-from spikeenergy.registry import reject_unknown_keys
+from spikeenergy.registry import FrozenDict, reject_unknown_keys
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("none", "cosine", "step")
@@ -32,7 +33,7 @@ class TrainConfig:
     seed: int = 0
     lam: float = 0.0  # joules term: 1/pJ (L = CE + lam * pJ per inference)
     energy: str = "joules"  # name in spikeenergy.energy.ENERGY_TERMS
-    energy_options: dict[str, Any] = field(default_factory=dict)
+    energy_options: Mapping[str, Any] = field(default_factory=FrozenDict)
     target: str = DEFAULT_TARGET  # cost model of the joules term and of the training logs
     prune_below: float | None = None  # remove synapses below this x mean |w| after each epoch
     target_accuracy: float | None = None  # for time/steps-to-target (training efficiency)
@@ -41,6 +42,8 @@ class TrainConfig:
     device: str | None = None  # None: CUDA when available, else CPU
 
     def __post_init__(self) -> None:
+        # a frozen config is hashable: options become an immutable mapping
+        object.__setattr__(self, "energy_options", FrozenDict(self.energy_options))
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(
                 f"epochs and batch_size must be >= 1 ({self.epochs}, {self.batch_size})"
@@ -80,7 +83,9 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON/TOML friendly)."""
-        return asdict(self)
+        d = asdict(self)
+        d["energy_options"] = FrozenDict(self.energy_options).to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

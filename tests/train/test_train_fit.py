@@ -229,3 +229,15 @@ def test_metric_selects_the_checkpoint_and_scores_are_reported():
         fit(model, Imbalanced(), None, TrainConfig(**CPU, metric="nope"))
     with pytest.raises(ValueError, match="class_weights"):
         TrainConfig(class_weights="inverse")
+
+
+def test_train_config_is_frozen_hashable_and_round_trips():
+    import pickle
+
+    a = TrainConfig(energy="spike-rate", energy_options={"layers": ["fc_spk.0"]})
+    b = TrainConfig.from_dict(a.to_dict())
+    assert a == b and hash(a) == hash(b) and pickle.loads(pickle.dumps(a)) == a
+    assert a.to_dict()["energy_options"] == {"layers": ["fc_spk.0"]}  # plain data for JSON
+    with pytest.raises(TypeError):
+        a.energy_options["layers"] = ()  # type: ignore[index]  # immutable in place too
+    assert {TrainConfig(): 1}[TrainConfig()] == 1
