@@ -279,7 +279,7 @@ def run_sweep(
     waits ``lock_timeout`` seconds, then raises :class:`~spikeenergy.bench.store.StoreBusyError`.
     """
     if threads is not None and (
-        isinstance(threads, bool) or int(threads) != threads or threads < 1
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
     ):
         raise ValueError(f"threads={threads!r} must be an integer >= 1 (or None)")
     executor = executor if executor is not None else LocalExecutor()
