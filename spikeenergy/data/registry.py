@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spikeenergy.data import emg, tonic_sets
+from spikeenergy.data import emg, fashion_mnist, tonic_sets
 from spikeenergy.data.base import DatasetCard, EventDataset
 from spikeenergy.data.digits_dvs import SENSOR_SIZE, DigitsDVS
 from spikeenergy.data.root import resolve_data_root
@@ -51,6 +51,14 @@ DATASETS.add("nmnist", DatasetEntry(tonic_sets.CARDS["nmnist"], tonic_sets.load_
 DATASETS.add("dvsgesture", DatasetEntry(tonic_sets.CARDS["dvsgesture"], tonic_sets.load_dvsgesture))
 DATASETS.add("shd", DatasetEntry(tonic_sets.CARDS["shd"], tonic_sets.load_shd))
 DATASETS.add("pokerdvs", DatasetEntry(tonic_sets.CARDS["pokerdvs"], tonic_sets.load_pokerdvs))
+DATASETS.add(
+    "fashion-mnist-dvs",
+    DatasetEntry(fashion_mnist.CARDS["fashion-mnist-dvs"], fashion_mnist.load_fashion_dvs),
+)
+DATASETS.add(
+    "fashion-smnist",
+    DatasetEntry(fashion_mnist.CARDS["fashion-smnist"], fashion_mnist.load_fashion_smnist),
+)
 
 
 def load_dataset(
