@@ -203,19 +203,34 @@ def shift_batch(images: np.ndarray, dy: float, dx: float, sensor_hw: tuple[int, 
     The batch is the last axis so every slice is a long contiguous run. Shifts must be >= 0
     (the saccades only move right and down).
     """
-    if dy < 0 or dx < 0:
-        raise ValueError(f"shift_batch needs non-negative shifts, got ({dy}, {dx})")
     h, w, n = images.shape
     height, width = sensor_hw
-    # canvas with one extra zero row and column: the (weight 0) neighbour past the last pixel
-    canvas = np.zeros((height + 1, width + 1, n))
+    if h > height or w > width:
+        raise ValueError(f"images {(h, w)} do not fit the sensor {sensor_hw}")
+    return _shift_padded(_pad_canvas(images, sensor_hw), dy, dx)
+
+
+def _pad_canvas(images: np.ndarray, sensor_hw: tuple[int, int]) -> np.ndarray:
+    """(h, w, N) images on a blank (H + 1, W + 1, N) canvas: the extra zero row and column are
+    the (weight 0) neighbour past the last pixel."""
+    h, w, n = images.shape
+    canvas = np.zeros((sensor_hw[0] + 1, sensor_hw[1] + 1, n))
     canvas[:h, :w] = images
-    out = np.zeros((height, width, n))
+    return canvas
+
+
+def _shift_padded(canvas: np.ndarray, dy: float, dx: float) -> np.ndarray:
+    if dy < 0 or dx < 0:
+        raise ValueError(f"shift_batch needs non-negative shifts, got ({dy}, {dx})")
+    height, width = canvas.shape[0] - 1, canvas.shape[1] - 1
     ly, ky, wy0, wy1 = _axis_plan(dy, height)
     lx, kx, wx0, wx1 = _axis_plan(dx, width)
+    out = np.empty((height, width, canvas.shape[2]))
+    out[:ly] = 0.0  # source coordinate before the first row / column: the constant 0
+    out[:, :lx] = 0.0
     if ly >= height or lx >= width:
         return out
-    rows0 = canvas[ly - ky : height - ky] * wy0[:, None, None]  # (valid rows, width + 1, n)
+    rows0 = canvas[ly - ky : height - ky] * wy0[:, None, None]  # (valid rows, W + 1, N)
     rows1 = canvas[ly - ky + 1 : height - ky + 1] * wy1[:, None, None]
     c0, c1 = slice(lx - kx, width - kx), slice(lx - kx + 1, width - kx + 1)
     x0, x1 = wx0[:, None], wx1[:, None]
@@ -268,12 +283,12 @@ def _saccade_events(
     sensor_hw: tuple[int, int],
 ) -> list[np.ndarray]:
     n_img = len(images)
-    images = np.ascontiguousarray(images.transpose(1, 2, 0))  # (h, w, N): batch last
+    canvas = _pad_canvas(images.transpose(1, 2, 0), sensor_hw)  # (H + 1, W + 1, N): batch last
     times = np.arange(0, 3 * SACCADE_US + 1, dt_us, dtype=np.int64)
     offsets = saccade_offsets(times, SACCADE_US)
     th, eps = config.threshold, config.log_eps
     # log intensity (video values are convex combinations of values >= 0: the clip is a no-op)
-    ref = np.log(shift_batch(images, offsets[0][1], offsets[0][0], sensor_hw) + eps)
+    ref = np.log(_shift_padded(canvas, offsets[0][1], offsets[0][0]) + eps)
     flat_ref = ref.reshape(-1)
     always_ready = config.refractory_us <= dt_us  # at most one event per frame anyway
     last_fire = np.full(ref.size, -np.iinfo(np.int64).max // 2, dtype=np.int64)
@@ -283,7 +298,7 @@ def _saccade_events(
     for k in range(1, len(times)):
         t = int(times[k])
         dx, dy = offsets[k]
-        diff = shift_batch(images, dy, dx, sensor_hw)
+        diff = _shift_padded(canvas, dy, dx)
         diff += eps
         np.log(diff, out=diff)
         diff -= ref  # log_video[k] - ref
