@@ -302,12 +302,16 @@ class FusedLIF(torch.autograd.Function):
 
 
 def lif_sequence(
-    current: Tensor, config: LIFConfig, relaxed: bool = False
+    current: Tensor, config: LIFConfig, relaxed: bool = False, kernel: str = "auto"
 ) -> tuple[Tensor, Tensor]:
     """Currents ``(T, B, ...)`` -> ``(spikes, membrane)`` of the neuron described by ``config``.
 
     Reduced-precision currents (bf16/fp16 from autocast) are integrated in float32.
+    ``kernel``: "auto" uses the Triton kernels (triton_lif.py) for CUDA tensors when Triton is
+    installed and this module's torch loop otherwise; "torch" / "triton" insist.
     """
+    if kernel not in ("auto", "torch", "triton"):
+        raise ValueError(f"kernel={kernel!r}; use 'auto', 'torch' or 'triton'")
     if current.dim() < 2:
         raise ValueError(
             f"current must be time-major (T, B, ...), got shape {tuple(current.shape)}"
@@ -316,5 +320,16 @@ def lif_sequence(
         current = current.float()
     if config.input_gain != 1.0:
         current = current * config.input_gain
+    use_triton = kernel == "triton"
+    if kernel == "auto" and current.device.type == "cuda" and not relaxed:
+        from spikeenergy.models.fast import triton_lif  # imports Triton itself only when present
+
+        use_triton = triton_lif.available(current.device)
+    if use_triton:
+        if relaxed:
+            raise ValueError("relaxed=True (gradcheck mode) runs on the torch kernel only")
+        from spikeenergy.models.fast.triton_lif import lif_sequence_triton
+
+        return lif_sequence_triton(current, config)
     out: tuple[Tensor, Tensor] = FusedLIF.apply(current.contiguous(), config, relaxed)
     return out
