@@ -477,10 +477,13 @@ class FashionMNISTDVS:
             return chunk in self._memory
         return self._paths(chunk)[1].is_file()  # offsets are written last: the chunk is done
 
-    def _convert(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    def _chunk_args(self, chunk: int) -> tuple[np.ndarray, int, int, DVSConfig, int]:
         lo = chunk * self.chunk_size
         hi = min(lo + self.chunk_size, len(self._images))
-        return _convert_chunk(self._images[lo:hi], lo, self.seed, self.dvs, self.dt_us)
+        return self._images[lo:hi], lo, self.seed, self.dvs, self.dt_us
+
+    def _convert(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+        return _convert_chunk(*self._chunk_args(chunk))
 
     def _store(self, chunk: int, codes: np.ndarray, offsets: np.ndarray) -> None:
         if self.cache_path is None:
@@ -508,7 +511,8 @@ class FashionMNISTDVS:
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(_convert_in_worker, self, c): c for c in todo}
+                # each task gets its chunk's images only (not the whole split)
+                futures = {pool.submit(_convert_chunk, *self._chunk_args(c)): c for c in todo}
                 from concurrent.futures import as_completed
 
                 for fut in as_completed(futures):
@@ -538,10 +542,6 @@ class FashionMNISTDVS:
         if self.transform is not None:
             events = self.transform(events)
         return events, self.targets[index]
-
-
-def _convert_in_worker(ds: FashionMNISTDVS, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-    return ds._convert(chunk)
 
 
 # --------------------------------------------------------------------------- Tonic SMNIST

@@ -3,8 +3,9 @@
 ``FrameConfig`` picks the binning (a fixed number of time bins, or a time window), optional
 Tonic ``Denoise`` / ``Downsample``, and the cache so epochs after the first do not re-bin events:
 "memory" (default) keeps only each sample's non-zero entries (int32 index + narrowest exact value
-type, about 5 bytes per entry, up to ``cache_limit_mb``), "disk" is Tonic's disk cache. Frames are ``(T, P, H, W)`` for 2-D sensors and ``(T, P, X)``
-for 1-D sensors (channels), event counts as float32 (``binarize`` clips them to {0, 1}).
+type, about 5 bytes per entry, up to ``cache_limit_mb``), "disk" is Tonic's disk cache. Frames
+are ``(T, P, H, W)`` for 2-D sensors and ``(T, P, X)`` for 1-D sensors (channels), event counts
+as float32 (``binarize`` clips them to {0, 1}).
 An empty event stream gives all-zero frames (``n_time_bins`` steps, or one in window mode).
 ``FrameConfig(sparse=True)`` delivers each sample as a coalesced sparse COO tensor, built once
 per sample before caching (the cache holds only the events' indices and counts) and batched by
