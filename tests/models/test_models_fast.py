@@ -214,9 +214,11 @@ def test_fast_model_equals_library_model_with_recorder(name):
 @pytest.mark.parametrize(
     "name", ["mlp/snntorch", "mlp/norse/lif/spike_count", "cnn/norse", "cnn/snntorch"]
 )
-def test_sparse_input_gives_identical_results(name):
-    # CNNs: the first convolution is the event scatter (SparseConv2d); dyadic weights make every
-    # sum exact, so spikes, membranes and recorded inputs must agree bit for bit
+def test_sparse_input_gives_identical_results(name, monkeypatch):
+    # CNNs: the first convolution is the event scatter (SparseConv2d, forced here for these 20 %
+    # dense frames); dyadic weights make every sum exact, so spikes, membranes and recorded
+    # inputs must agree bit for bit
+    monkeypatch.setattr(projection, "SPARSE_CONV_MAX_DENSITY", 1.0)
     fast, lib = _pair(MODEL_SPECS[name])
     x = _frames(1)
     ld, rd, gd = _run(fast, x)
@@ -385,3 +387,15 @@ def test_numpy_cpu_loop_equals_torch_loop(backend, spec):
     for a, b in zip(fast, ref, strict=True):
         assert torch.equal(a, b)
     assert fast[0].sum() > 0
+
+
+def test_sparse_conv_policy_densifies_dense_event_frames(monkeypatch):
+    conv = torch.nn.Conv2d(2, 3, 3, padding=1)
+    x = (torch.rand(3, 2, 2, 5, 5, generator=torch.Generator().manual_seed(0)) < 0.2).float()
+    calls = []
+    monkeypatch.setattr(projection, "sparse_conv_seq", lambda *a: calls.append(1) or None)
+    out = conv_seq(x.to_sparse(), conv)  # 20 % > SPARSE_CONV_MAX_DENSITY: dense blocks
+    assert calls == [] and torch.equal(out, conv_seq(x, conv))
+    monkeypatch.setattr(projection, "SPARSE_CONV_MAX_DENSITY", 0.5)
+    conv_seq(x.to_sparse(), conv)
+    assert calls == [1]

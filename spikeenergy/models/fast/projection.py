@@ -6,13 +6,19 @@ rows per event (CSR order, ``embedding_bag``), the weight gradient gathers outpu
 input feature (CSC order). Both are sums over the non-zero events only, the same products as the
 dense matmul (exact in fp32 up to summation order).
 
-A first convolution on sparse input goes through :class:`SparseConv2d`: each event scatters the
-kernel slice of its input channel into the output (one ``index_add_`` per kernel offset, k*k in
-all), and the weight gradient gathers the output gradient at the same positions; the cost grows
-with the number of events, not with T * B * H * W * C_in * k * k. Dense convolutions run over the
-T * B images in blocks of about ``CONV_BLOCK_BYTES`` of unfolded input each: one convolution over
-all T * B images at once is slower on CPU than T per-step convolutions (its working set leaves
-the caches), blocks of a few hundred images are not.
+A first convolution on sparse input can go through :class:`SparseConv2d`: each event scatters
+the kernel slice of its input channel into the output (one ``index_add_`` per kernel offset, k*k
+in all), and the weight gradient gathers the output gradient at the same positions; its cost
+grows with the number of events, not with T * B * H * W * C_in * k * k. Both paths still write
+the dense T * B * C' * H' * W' output, which dominates a first layer of 2 input channels, so on
+CPU the scatter only wins on very sparse input: ``conv_seq`` uses it up to
+``SPARSE_CONV_MAX_DENSITY`` (0.5 % of the input elements, where it measured about as fast as the
+blocked dense convolution, forward + backward, on a 2-core Xeon) and densifies denser input.
+
+Dense convolutions run over the T * B images in blocks of about ``CONV_BLOCK_BYTES`` of
+unfolded input each: one convolution over all T * B images at once is slower on CPU than T
+per-step convolutions (its working set leaves the caches), blocks of a few hundred images are
+not.
 """
 
 from __future__ import annotations
@@ -138,6 +144,8 @@ def linear_seq(x: Tensor, layer: nn.Linear) -> Tensor:
 
 #: Unfolded-input bytes per block of a time-batched dense convolution (see the module docstring).
 CONV_BLOCK_BYTES = 16 * 2**20
+#: Sparse input at most this dense (non-zeros / elements) takes the event scatter (docstring).
+SPARSE_CONV_MAX_DENSITY = 0.005
 
 
 def _conv_block(conv: nn.Conv2d, image_shape: tuple[int, ...]) -> int:
@@ -149,9 +157,13 @@ def _conv_block(conv: nn.Conv2d, image_shape: tuple[int, ...]) -> int:
 
 def conv_seq(x: Tensor, conv: nn.Conv2d) -> Tensor:
     """``conv`` on every step of ``x: (T, B, C, H, W)``: the T*B images in blocks (dense input)
-    or one event scatter (sparse input, :func:`sparse_conv2d`)."""
+    or, for sparse input up to ``SPARSE_CONV_MAX_DENSITY``, one event scatter
+    (:func:`sparse_conv_seq`)."""
     if x.is_sparse:
-        return sparse_conv_seq(x, conv)
+        density = x._nnz() / max(1, x.numel())
+        if density <= SPARSE_CONV_MAX_DENSITY and _scatter_supported(conv):
+            return sparse_conv_seq(x, conv)
+        x = x.to_dense()
     flat = x.flatten(0, 1)  # (T*B, C, H, W)
     block = _conv_block(conv, tuple(flat.shape[1:]))
     if flat.shape[0] <= block:
@@ -207,7 +219,12 @@ class SparseConv2d(torch.autograd.Function):
         # kernel slice of input channel c at offset (ky, kx): one row of C' weights
         rows = weight.permute(1, 2, 3, 0).reshape(c_in * k_h * k_w, c_out)
         channel_offsets = torch.arange(c_out, device=weight.device) * plane
-        out = weight.new_zeros(n_images * c_out * plane)
+        out = weight.new_empty(n_images, c_out, plane)
+        if bias is not None:
+            out.copy_(bias.detach().view(1, -1, 1).expand_as(out))  # bias first: one pass
+        else:
+            out.zero_()
+        out = out.view(-1)
         base = img * (c_out * plane)
         for ky in range(k_h):
             for kx in range(k_w):
@@ -219,8 +236,6 @@ class SparseConv2d(torch.autograd.Function):
                 target = (base.index_select(0, sel) + pix.index_select(0, sel))[:, None]
                 out.index_add_(0, (target + channel_offsets).view(-1), contrib.reshape(-1))
         out = out.view(n_images, c_out, *out_hw)
-        if bias is not None:
-            out += bias.view(1, -1, 1, 1)
         ctx.save_for_backward(img, ch, yy, xx, vals)
         ctx.meta = (binary, padding, out_hw, (c_out, c_in, k_h, k_w), bias is not None)
         return out
