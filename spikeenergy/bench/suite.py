@@ -10,6 +10,7 @@ file, the section, the key and the fix. The format is documented in docs/benchma
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import hashlib
 import json
@@ -281,7 +282,7 @@ def _type_rule(value: Any, hint: Any) -> str | None:
             return None
         plural = {int: "integers", float: "finite numbers", str: "strings", bool: "booleans"}
         return f"a list of {plural.get(args[0], 'values')}"
-    if origin is dict or hint is dict or dataclasses.is_dataclass(hint):
+    if origin in (dict, collections.abc.Mapping) or hint is dict or dataclasses.is_dataclass(hint):
         table_types = (dict, hint) if isinstance(hint, type) and hint is not dict else (dict,)
         return None if isinstance(value, table_types) else "a table"
     return None  # anything else is left to the class's own checks

@@ -1,10 +1,12 @@
 """Events -> time-major frame tensors ``(T, B, ...)`` through Tonic transforms, with caching.
 
 ``FrameConfig`` picks the binning (a fixed number of time bins, or a time window, from each
-sample's first event or over one fixed window for all samples), optional
-Tonic ``Denoise`` / ``Downsample``, and the cache (Tonic's memory or disk cache) so epochs after
-the first do not re-bin events. Frames are ``(T, P, H, W)`` for 2-D sensors and ``(T, P, X)``
-for 1-D sensors (channels), event counts as float32 (``binarize`` clips them to {0, 1}).
+sample's first event or over one fixed window for all samples), optional Tonic ``Denoise`` /
+``Downsample``, and the cache so epochs after the first do not re-bin events: "memory" (default)
+keeps only each sample's non-zero entries (int32 index + narrowest exact value type, about 5
+bytes per entry, up to ``cache_limit_mb``), "disk" is Tonic's disk cache. Frames are
+``(T, P, H, W)`` for 2-D sensors and ``(T, P, X)`` for 1-D sensors (channels), event counts as
+float32 (``binarize`` clips them to {0, 1}).
 An empty event stream gives all-zero frames (``n_time_bins`` steps, or one in window mode).
 ``FrameConfig(sparse=True)`` delivers each sample as a coalesced sparse COO tensor, built once
 per sample before caching (the cache holds only the events' indices and counts) and batched by
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +32,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from spikeenergy.data.base import EventDataset
 from spikeenergy.data.events import validate_events
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class FrameConfig:
     binarize: bool = False
     cache: str | None = "memory"  # "memory", "disk" or None
     cache_dir: str | None = None  # for cache="disk"
+    cache_limit_mb: float | None = 4096.0  # cache="memory": bound on the stored frames (MiB)
     sparse: bool = False  # deliver sparse COO frames (see module docstring)
     t_start_us: float = 0.0  # fixed window origin (only with duration_us)
     duration_us: float | None = None  # fixed window length: same bins for every sample
@@ -73,6 +79,8 @@ class FrameConfig:
             raise ValueError(f"cache must be 'memory', 'disk' or None; got {self.cache!r}")
         if self.cache == "disk" and not self.cache_dir:
             raise ValueError("cache='disk' needs cache_dir")
+        if self.cache_limit_mb is not None and not self.cache_limit_mb > 0:
+            raise ValueError(f"cache_limit_mb must be > 0 or None; got {self.cache_limit_mb}")
         if not math.isfinite(self.t_start_us):
             raise ValueError(f"t_start_us must be finite; got {self.t_start_us}")
         if self.duration_us is None:
@@ -95,7 +103,8 @@ class FrameConfig:
 
     def key(self) -> str:
         """A short hash of the binning parameters (names disk-cache folders)."""
-        fields = {k: v for k, v in asdict(self).items() if k not in ("cache", "cache_dir")}
+        skip = ("cache", "cache_dir", "cache_limit_mb")
+        fields = {k: v for k, v in asdict(self).items() if k not in skip}
         if not self.sparse:
             del fields["sparse"]  # dense configs keep the cache keys they had before the option
         if self.duration_us is None:
@@ -261,6 +270,87 @@ class _Transformed(Dataset):
         return frames, int(label)
 
 
+#: Bytes counted per cached sample on top of its arrays (tuple, two array headers, dict slot).
+CACHE_ENTRY_OVERHEAD = 320
+
+
+def _narrowest_values(values: np.ndarray) -> np.ndarray:
+    """Frame values in the smallest dtype that holds them exactly (event counts: uint8)."""
+    if values.size == 0:
+        return values.astype(np.uint8)
+    if np.all(values == np.round(values)) and values.min() >= 0:
+        top = values.max()
+        for dtype in (np.uint8, np.uint16):
+            if top <= np.iinfo(dtype).max:
+                return values.astype(dtype)
+    return values.astype(np.float32)
+
+
+class _CompactMemoryCache(Dataset):
+    """Memory cache of binned samples, each kept as its non-zero entries only.
+
+    A sample is stored as flat indices into its frames (int32 when they fit) and its values in
+    the narrowest exact dtype (uint8 for event counts): about 5 bytes per non-zero entry instead
+    of 4 bytes per frame element, so memory grows with the number of events, not with
+    T x P x H x W. Once the stored bytes (arrays + ``CACHE_ENTRY_OVERHEAD`` per sample) would
+    pass ``limit_bytes``, further samples are not stored (they are re-binned on every access)
+    and a warning names the fix. Samples come back in the form the inner dataset gives (dense
+    frames or the COO dict of :func:`frames_to_coo`).
+    """
+
+    def __init__(self, inner: Dataset, limit_bytes: float | None) -> None:
+        self.inner = inner
+        self.limit_bytes = limit_bytes
+        self.nbytes = 0
+        self._store: dict[int, tuple[np.ndarray, np.ndarray, tuple[int, ...], bool, int]] = {}
+        self._warned = False
+
+    def __len__(self) -> int:
+        return len(self.inner)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        hit = self._store.get(index)
+        if hit is None:
+            sample, label = self.inner[index]
+            self._put(index, sample, int(label))
+            return sample, label
+        flat, values, shape, sparse, label = hit
+        if sparse:
+            idx = np.stack(np.unravel_index(flat, shape)).astype(np.int64).reshape(len(shape), -1)
+            coo = {"indices": idx, "values": values.astype(np.float32)}
+            return {**coo, "shape": np.asarray(shape, dtype=np.int64)}, label
+        dense = np.zeros(math.prod(shape), dtype=np.float32)
+        dense[flat] = values
+        return dense.reshape(shape), label
+
+    def _put(self, index: int, sample: Any, label: int) -> None:
+        if isinstance(sample, dict):
+            shape = tuple(int(v) for v in sample["shape"])
+            flat = np.ravel_multi_index(tuple(sample["indices"]), shape)
+            values, sparse = np.asarray(sample["values"]), True
+        else:
+            arr = np.asarray(sample)
+            shape, sparse = arr.shape, False
+            flat = np.flatnonzero(arr)
+            values = arr.reshape(-1)[flat]
+        flat = flat.astype(np.int32 if math.prod(shape) < 2**31 else np.int64)
+        values = _narrowest_values(values)
+        size = flat.nbytes + values.nbytes + CACHE_ENTRY_OVERHEAD
+        if self.limit_bytes is not None and self.nbytes + size > self.limit_bytes:
+            if not self._warned:
+                log.warning(
+                    "frame cache reached cache_limit_mb=%.0f after %d samples; later samples "
+                    "are re-binned on every access: raise FrameConfig.cache_limit_mb or use "
+                    "cache='disk'",
+                    self.limit_bytes / 2**20,
+                    len(self._store),
+                )
+                self._warned = True
+            return
+        self._store[index] = (flat, values, shape, sparse, label)
+        self.nbytes += size
+
+
 class FrameDataset(Dataset):
     """An event dataset seen as float32 frame tensors ``(T, *frame_shape)`` with a cache.
 
@@ -279,7 +369,8 @@ class FrameDataset(Dataset):
         self.targets = [int(t) for t in dataset.targets]
         inner: Any = _Transformed(dataset, EventsToFrames(self.sensor_size, config))  # type: ignore[arg-type]
         if config.cache == "memory":
-            inner = tonic.MemoryCachedDataset(inner)
+            limit = None if config.cache_limit_mb is None else config.cache_limit_mb * 2**20
+            inner = _CompactMemoryCache(inner, limit)
         elif config.cache == "disk":
             if not cache_key:
                 raise ValueError(
@@ -293,11 +384,25 @@ class FrameDataset(Dataset):
     def __len__(self) -> int:
         return len(self.events)
 
+    @property
+    def cache_nbytes(self) -> int:
+        """Bytes held by the memory cache (``cache="memory"``; 0 for the other caches)."""
+        return int(getattr(self._inner, "nbytes", 0))
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         frames, label = self._inner[index]
         if self.config.sparse:
             return coo_to_tensor(frames), int(label)
         return torch.as_tensor(np.asarray(frames, dtype=np.float32)), int(label)
+
+
+def _stable_argsort_small(keys: torch.Tensor, n: int) -> torch.Tensor:
+    """Stable argsort of integer keys in [0, n): numpy's O(len) radix sort for small keys (torch's
+    stable sort of a few 100,000 int64 keys costs tens of milliseconds per batch)."""
+    if keys.device.type == "cpu" and n <= np.iinfo(np.int16).max:
+        order = np.argsort(keys.numpy().astype(np.int16), kind="stable")
+        return torch.from_numpy(order.astype(np.int64))
+    return torch.argsort(keys, stable=True)
 
 
 def _collate_sparse(batch: list[tuple[torch.Tensor, int]]) -> torch.Tensor:
@@ -315,7 +420,7 @@ def _collate_sparse(batch: list[tuple[torch.Tensor, int]]) -> torch.Tensor:
     all_idx, all_vals = torch.cat(idx, 1), torch.cat(vals)
     # samples are concatenated in b order, each sorted by (t, frame): a stable sort on t alone
     # gives the lexicographic (t, b, frame) order of a coalesced (T, B, ...) tensor
-    order = torch.argsort(all_idx[0], stable=True)
+    order = _stable_argsort_small(all_idx[0], steps)
     return torch.sparse_coo_tensor(
         all_idx[:, order],
         all_vals[order],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 
 import tonic
 
-from spikeenergy.data import digits_dvs, emg, tonic_sets
+from spikeenergy.data import digits_dvs, emg, fashion_mnist, tonic_sets
 from spikeenergy.data.base import DatasetCard, EventDataset
 from spikeenergy.data.digits_dvs import SENSOR_SIZE, DigitsDVS
 from spikeenergy.data.root import resolve_data_root
@@ -118,6 +119,30 @@ DATASETS.add(
 )
 DATASETS.add("shd", _tonic("shd", tonic_sets.load_shd, tonic.datasets.SHD))
 DATASETS.add("pokerdvs", _tonic("pokerdvs", tonic_sets.load_pokerdvs, tonic.datasets.POKERDVS))
+
+
+def _signature_options(fn: Callable[..., Any], exclude: set[str]) -> tuple[str, ...]:
+    """The keyword parameters of ``fn`` (a loader class) except ``exclude``."""
+    params = inspect.signature(fn).parameters.values()
+    return tuple(p.name for p in params if p.name not in exclude and p.kind != p.VAR_KEYWORD)
+
+
+DATASETS.add(
+    "fashion-mnist-dvs",
+    DatasetEntry(
+        fashion_mnist.CARDS["fashion-mnist-dvs"],
+        fashion_mnist.load_fashion_dvs,
+        _signature_options(fashion_mnist.FashionMNISTDVS, {"self", "root", "split"}),
+    ),
+)
+DATASETS.add(
+    "fashion-smnist",
+    DatasetEntry(
+        fashion_mnist.CARDS["fashion-smnist"],
+        fashion_mnist.load_fashion_smnist,
+        _signature_options(fashion_mnist.SMNIST, {"self", "root", "split"}),
+    ),
+)
 
 
 def load_dataset(

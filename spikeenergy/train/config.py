@@ -43,6 +43,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         # a frozen config is hashable: options become an immutable mapping
+        if not isinstance(self.energy_options, Mapping):
+            raise ValueError(
+                f"energy_options={self.energy_options!r} must be a table (a mapping of the "
+                "energy term's keyword arguments)"
+            )
         object.__setattr__(self, "energy_options", FrozenDict(self.energy_options))
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(

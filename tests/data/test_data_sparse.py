@@ -48,9 +48,8 @@ def test_sparse_samples_equal_dense_and_cache_only_indices():
     assert float(sparse[0][0].to_dense()[0].max()) == 2.0  # the two coinciding events count twice
     sparse[0]
     assert src.reads == len(dense)  # memory cache: each sample binned once
-    cached = sparse._inner.samples_dict[0][0]
-    assert set(cached) == {"indices", "values", "shape"}  # no dense frames kept
-    assert cached["values"].size == 2  # sample 0: 3 events, two coincide -> 2 non-zeros
+    flat, values, *_ = sparse._inner._store[0]  # no dense frames kept: non-zeros only
+    assert flat.size == values.size == 2  # sample 0: 3 events, two coincide -> 2 non-zeros
 
 
 def test_sparse_disk_cache_round_trip(tmp_path):
@@ -83,9 +82,9 @@ def test_collate_sparse_equals_dense_collate_with_padding():
 def test_dense_cache_key_unchanged_and_sparse_key_differs():
     cfg = FrameConfig(n_time_bins=7)
     # the key as computed before the sparse option existed: hash of the binning fields only
-    # (without the later options too: sparse, and the fixed window t_start_us / duration_us)
-    later = ("cache", "cache_dir", "sparse", "t_start_us", "duration_us")
-    fields = {k: v for k, v in asdict(cfg).items() if k not in later}
+    # (storage options, and the later fixed window t_start_us / duration_us, are not binning)
+    skip = ("cache", "cache_dir", "cache_limit_mb", "sparse", "t_start_us", "duration_us")
+    fields = {k: v for k, v in asdict(cfg).items() if k not in skip}
     old = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
     assert cfg.key() == old
     assert FrameConfig(n_time_bins=7, sparse=True).key() != old

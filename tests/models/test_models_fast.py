@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from spikeenergy.energy import MembraneEnergy, SpikeRate
 from spikeenergy.energy.ledger import count_record
 from spikeenergy.models import ModelSpec, NeuronSpec, build_model, build_neuron
-from spikeenergy.models.fast import FusedLIF, LIFConfig, lif_sequence
-from spikeenergy.models.fast.projection import sparse_linear
+from spikeenergy.models.fast import FusedLIF, LIFConfig, lif_sequence, projection
+from spikeenergy.models.fast import lif as lif_module
+from spikeenergy.models.fast.projection import conv_seq, sparse_conv_seq, sparse_linear
 from spikeenergy.record import ActivityRecord, ActivityRecorder
 
 SURROGATES = [("fast_sigmoid", 1.0), ("fast_sigmoid", 3.0), ("atan", 2.0), ("triangle", 0.7)]
@@ -217,8 +218,14 @@ def test_fast_model_equals_library_model_with_recorder(name):
         torch.testing.assert_close(gf[n], gl[n], atol=1e-5, rtol=1e-5, msg=n)
 
 
-@pytest.mark.parametrize("name", ["mlp/snntorch", "mlp/norse/lif/spike_count", "cnn/norse"])
-def test_sparse_input_gives_identical_results(name):
+@pytest.mark.parametrize(
+    "name", ["mlp/snntorch", "mlp/norse/lif/spike_count", "cnn/norse", "cnn/snntorch"]
+)
+def test_sparse_input_gives_identical_results(name, monkeypatch):
+    # CNNs: the first convolution is the event scatter (SparseConv2d, forced here for these 20 %
+    # dense frames); dyadic weights make every sum exact, so spikes, membranes and recorded
+    # inputs must agree bit for bit
+    monkeypatch.setattr(projection, "SPARSE_CONV_MAX_DENSITY", 1.0)
     fast, lib = _pair(MODEL_SPECS[name])
     x = _frames(1)
     ld, rd, gd = _run(fast, x)
@@ -303,3 +310,99 @@ def test_bf16_autocast_projections_close_to_fp32():
     assert low.dtype == torch.bfloat16 or low.dtype == torch.float32
     # bf16 keeps 8 mantissa bits: the logits agree to about 1e-2 of their scale
     assert (low.float() - ref).abs().max() <= 0.05 * ref.abs().max() + 1e-2
+
+
+# --------------------------------------------------------------------------- convolutions
+
+
+@pytest.mark.parametrize(
+    ("kernel", "padding", "binary"),
+    [(3, 1, True), (3, 1, False), (5, 2, False), (3, 0, True), ((3, 5), (1, 2), False)],
+)
+def test_sparse_conv_matches_dense_conv_random_weights(kernel, padding, binary):
+    g = torch.Generator().manual_seed(4)
+    x = (torch.rand(4, 3, 2, 7, 9, generator=g) < 0.15).float()
+    if not binary:
+        x = x * torch.randint(1, 4, x.shape, generator=g)  # event counts 1..3
+    conv = torch.nn.Conv2d(2, 5, kernel, padding=padding)
+    dense = conv_seq(x, conv)  # reference: torch's convolution on dense frames
+    gy = torch.randn(dense.shape, generator=g)
+    (dense * gy).sum().backward()
+    gw, gb = conv.weight.grad.clone(), conv.bias.grad.clone()
+    conv.zero_grad()
+    sparse = sparse_conv_seq(x.to_sparse(), conv)
+    (sparse * gy).sum().backward()
+    assert sparse.shape == dense.shape
+    torch.testing.assert_close(sparse, dense, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(conv.weight.grad, gw, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(conv.bias.grad, gb, atol=1e-4, rtol=1e-5)
+
+
+def test_sparse_conv_edge_cases():
+    conv = torch.nn.Conv2d(2, 3, 3, padding=1)
+    empty = sparse_conv_seq(torch.zeros(2, 1, 2, 4, 4).to_sparse(), conv)  # no events: bias
+    torch.testing.assert_close(empty, conv.bias.detach().view(1, 1, 3, 1, 1).expand(2, 1, 3, 4, 4))
+    # one event at (t=1, b=0, c=1, y=0, x=3): the flipped kernel slice around (0, 3), cut at edges
+    x = torch.zeros(2, 1, 2, 4, 4)
+    x[1, 0, 1, 0, 3] = 1.0
+    plain = torch.nn.Conv2d(2, 3, 3, padding=1, bias=False)
+    with torch.no_grad():
+        out = sparse_conv_seq(x.to_sparse(), plain)
+        w = plain.weight[:, 1]  # out[o, oy, ox] = w[o, 0 - oy + 1, 3 - ox + 1]
+        assert torch.equal(out[1, 0, :, 0, 2], w[:, 1, 2])
+        assert torch.equal(out[1, 0, :, 1, 3], w[:, 0, 1])
+        assert int((out != 0).sum()) == 3 * 4  # 2 x 2 output pixels inside the sensor
+    strided = torch.nn.Conv2d(2, 3, 3, stride=2, padding=1)  # not a scatter: dense fallback
+    xs = (torch.rand(2, 1, 2, 6, 6) < 0.3).float()
+    torch.testing.assert_close(sparse_conv_seq(xs.to_sparse(), strided), conv_seq(xs, strided))
+    with pytest.raises(ValueError, match="channels"):
+        sparse_conv_seq(torch.zeros(2, 1, 3, 4, 4).to_sparse(), conv)
+    with pytest.raises(ValueError, match="require grad"):
+        sparse_conv_seq(torch.zeros(2, 1, 2, 4, 4).to_sparse().requires_grad_(), conv)
+
+
+def test_blocked_dense_conv_equals_one_convolution(monkeypatch):
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(6, 5, 2, 8, 8, generator=g).requires_grad_()
+    conv = torch.nn.Conv2d(2, 4, 3, padding=1)
+    whole = conv(x.flatten(0, 1)).view(6, 5, 4, 8, 8)
+    gy = torch.randn(whole.shape, generator=g)
+    gx, gw = torch.autograd.grad((whole * gy).sum(), (x, conv.weight))
+    # blocks of 2 * 9 * 8 * 8 * 4 bytes = one image each: 30 convolutions of one image
+    monkeypatch.setattr(projection, "CONV_BLOCK_BYTES", 2 * 9 * 64 * 4)
+    blocked = conv_seq(x, conv)
+    bx, bw = torch.autograd.grad((blocked * gy).sum(), (x, conv.weight))
+    # (the convolution algorithm may change with the batch size: equal up to float rounding)
+    torch.testing.assert_close(blocked, whole, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(bx, gx)
+    torch.testing.assert_close(bw, gw, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("backend", "spec"),
+    NEURONS,
+    ids=[f"{b}-{s.kind}-{s.reset}-{s.detach_reset}-{s.surrogate}{s.slope}" for b, s in NEURONS],
+)
+def test_numpy_cpu_loop_equals_torch_loop(backend, spec):
+    # the CPU path runs the recurrence with numpy ufuncs; the torch loop (CUDA without Triton)
+    # must give the same bits
+    cfg = LIFConfig.from_spec(spec, backend)
+    g = torch.Generator().manual_seed(NEURONS.index((backend, spec)))
+    cur = (torch.randn(20, 3, 5, generator=g) + 0.4) * cfg.input_gain
+    fast = lif_module._forward(cur, cfg, relaxed=False)
+    ref = lif_module._forward(cur, cfg, relaxed=False, use_numpy=False)
+    for a, b in zip(fast, ref, strict=True):
+        assert torch.equal(a, b)
+    assert fast[0].sum() > 0
+
+
+def test_sparse_conv_policy_densifies_dense_event_frames(monkeypatch):
+    conv = torch.nn.Conv2d(2, 3, 3, padding=1)
+    x = (torch.rand(3, 2, 2, 5, 5, generator=torch.Generator().manual_seed(0)) < 0.2).float()
+    calls = []
+    monkeypatch.setattr(projection, "sparse_conv_seq", lambda *a: calls.append(1) or None)
+    out = conv_seq(x.to_sparse(), conv)  # 20 % > SPARSE_CONV_MAX_DENSITY: dense blocks
+    assert calls == [] and torch.equal(out, conv_seq(x, conv))
+    monkeypatch.setattr(projection, "SPARSE_CONV_MAX_DENSITY", 0.5)
+    conv_seq(x.to_sparse(), conv)
+    assert calls == [1]

@@ -1,7 +1,8 @@
 """Layer-by-layer forward of a feed-forward SpikingNet: each layer runs over all T steps at once.
 
-Per layer: one projection over the T * B rows (``linear_seq`` / ``conv_seq``), then the fused
-LIF recurrence (``lif_sequence``). The network's own modules hold the weights (same parameter
+Per layer: one projection over the T * B rows (``linear_seq`` / ``conv_seq``; event-sparse input
+goes through the sparse kernels of projection.py), then the fused LIF recurrence
+(``lif_sequence``). The network's own modules hold the weights (same parameter
 names and state_dict as the library engine); the backend neuron modules stay in the module tree
 for the state_dict and the recorder's adapter table, but are not called.
 
@@ -69,8 +70,8 @@ def spiking_forward(
     steps = x.shape[0]
     h = x
     for conv, neuron in zip(net.conv, net.conv_spk, strict=True):
-        h = dense_input(h)  # no sparse convolution kernel
-        emit(conv, inputs=h)
+        # sparse events (first layer): an event scatter; densified only if a listener records it
+        emit(conv, inputs=functools.partial(dense_input, h) if h.is_sparse else h)
         spk, mem = lif_sequence(conv_seq(h, conv), config)  # (T, B, C, H, W)
         emit(neuron, spikes=spk, membrane=mem)
         h = per_step(net.pool, spk)  # (T, B, C, H / pool, W / pool)

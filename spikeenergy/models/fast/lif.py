@@ -37,6 +37,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -150,8 +151,16 @@ def _smooth_step(x: Tensor, surrogate: str, slope: float, semantics: str) -> Ten
 # --------------------------------------------------------------------------- forward
 
 
-def _forward(c: Tensor, cfg: LIFConfig, relaxed: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Run the recurrence; returns (spikes, membrane, saved membrane for s', reset signal)."""
+def _forward(
+    c: Tensor, cfg: LIFConfig, relaxed: bool, use_numpy: bool = True
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Run the recurrence; returns (spikes, membrane, saved membrane for s', reset signal).
+
+    CPU tensors run the numpy twin of this loop (``use_numpy=False``: the torch loop, tests).
+    """
+    cpu = c.device.type == "cpu" and c.dtype in (torch.float32, torch.float64)
+    if use_numpy and not relaxed and cpu:
+        return _forward_numpy(c, cfg)
     th = cfg.threshold
     spk = torch.empty_like(c)
     mem = torch.empty_like(c)
@@ -225,11 +234,103 @@ def _forward(c: Tensor, cfg: LIFConfig, relaxed: bool) -> tuple[Tensor, Tensor, 
     return spk, mem, pre, rsig
 
 
+def _forward_numpy(c: Tensor, cfg: LIFConfig) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The CPU recurrence with numpy ufuncs on the tensors' memory (no copies).
+
+    The same elementwise operations, in the same order and precision, as the torch loop of
+    :func:`_forward` (bit-identical results, tested); one numpy call costs about a microsecond
+    against several for a torch call, which is what a loop over T steps of small tensors pays.
+    """
+    spk_t, mem_t = torch.empty_like(c), torch.empty_like(c)
+    snn = cfg.semantics == "snntorch"
+    pre_t = mem_t if snn else torch.empty_like(c)
+    cs, ss, ms, ps = c.numpy(), spk_t.numpy(), mem_t.numpy(), pre_t.numpy()
+    dt = cs.dtype.type
+    beta, alpha, th = dt(cfg.beta), dt(cfg.alpha), dt(cfg.threshold)
+    tau_mem, neg_tau_syn = dt(cfg.tau_mem), dt(-cfg.tau_syn)
+    shape = cs.shape[1:]
+    tmp, tmp2 = np.zeros(shape, cs.dtype), np.zeros(shape, cs.dtype)
+    state = np.zeros(shape, cs.dtype)  # synaptic current (y / i)
+    prev_m = np.zeros(shape, cs.dtype)
+    prev_r: np.ndarray | None = None
+    syn, zero = cfg.kind == "synaptic", cfg.reset == "zero"
+    for t in range(cs.shape[0]):
+        if snn:
+            m = ms[t]
+            if syn:
+                np.multiply(state, alpha, out=state)  # alpha * syn
+                np.add(state, cs[t], out=state)  # + input
+                np.multiply(prev_m, beta, out=m)  # beta * mem
+                np.add(m, state, out=m)  # + syn
+                if prev_r is not None:
+                    if zero:
+                        np.multiply(m, prev_r, out=tmp2)
+                        np.subtract(m, tmp2, out=m)  # mem - mem * reset
+                    else:
+                        np.multiply(prev_r, th, out=tmp2)
+                        np.subtract(m, tmp2, out=m)  # mem - reset * threshold
+            else:
+                np.multiply(prev_m, beta, out=tmp)  # beta * mem
+                if zero and prev_r is not None:
+                    np.multiply(tmp, prev_r, out=tmp2)
+                    np.subtract(tmp, tmp2, out=tmp)  # (1 - reset) * mem, then * beta
+                np.add(tmp, cs[t], out=m)  # + input
+                if not zero and prev_r is not None:
+                    np.multiply(prev_r, th, out=tmp2)
+                    np.subtract(m, tmp2, out=m)  # - reset * threshold
+            x_src = m
+        else:
+            vd = ps[t]
+            if syn:
+                np.add(state, cs[t], out=state)  # i + input
+                np.subtract(state, prev_m, out=tmp)  # (v_leak - v) + i
+                np.multiply(tmp, tau_mem, out=tmp)  # dt * tau_mem_inv * (...)
+                np.add(prev_m, tmp, out=vd)  # v + dv
+                np.multiply(state, neg_tau_syn, out=tmp2)  # -dt * tau_syn_inv * i
+                np.add(state, tmp2, out=state)  # i + di (decayed current)
+            else:
+                np.subtract(cs[t], prev_m, out=tmp)  # input + v_leak - v
+                np.multiply(tmp, tau_mem, out=tmp)
+                np.add(prev_m, tmp, out=vd)
+            x_src = vd
+        np.greater(x_src, th, out=ss[t])  # H(x - th) with H(0) = 0, as float
+        if not snn:
+            v = ms[t]
+            if zero:
+                np.multiply(x_src, ss[t], out=tmp2)
+            else:
+                np.multiply(ss[t], th, out=tmp2)
+            np.subtract(x_src, tmp2, out=v)  # zero: (1 - z) * v; subtract: v - z * th
+            prev_m = v
+        else:
+            prev_m = ms[t]
+        prev_r = ss[t]
+    return spk_t, mem_t, pre_t, spk_t
+
+
 # --------------------------------------------------------------------------- backward
 
 
 def _scan(seq: Tensor, coef: Tensor | float, lag: int = 1) -> Tensor:
-    """In place: seq[t] += coef[t + lag] * seq[t+1] for t = T-2 .. 0 (coef float: constant)."""
+    """In place: seq[t] += coef[t + lag] * seq[t+1] for t = T-2 .. 0 (coef float: constant).
+
+    CPU tensors loop with numpy ufuncs on the same memory (a microsecond per call, see
+    :func:`_forward_numpy`); the product is rounded before the sum.
+    """
+    if seq.device.type == "cpu" and seq.dtype in (torch.float32, torch.float64):
+        a = seq.numpy()
+        prod = np.empty(a.shape[1:], a.dtype)
+        if isinstance(coef, float):
+            k = a.dtype.type(coef)
+            for t in range(a.shape[0] - 2, -1, -1):
+                np.multiply(a[t + 1], k, out=prod)
+                np.add(a[t], prod, out=a[t])
+        else:
+            cn = coef.detach().numpy()
+            for t in range(a.shape[0] - 2, -1, -1):
+                np.multiply(cn[t + lag], a[t + 1], out=prod)
+                np.add(a[t], prod, out=a[t])
+        return seq
     steps = seq.unbind(0)
     if isinstance(coef, float):
         for t in range(len(steps) - 2, -1, -1):
@@ -303,12 +404,16 @@ class FusedLIF(torch.autograd.Function):
 
 
 def lif_sequence(
-    current: Tensor, config: LIFConfig, relaxed: bool = False
+    current: Tensor, config: LIFConfig, relaxed: bool = False, kernel: str = "auto"
 ) -> tuple[Tensor, Tensor]:
     """Currents ``(T, B, ...)`` -> ``(spikes, membrane)`` of the neuron described by ``config``.
 
     Reduced-precision currents (bf16/fp16 from autocast) are integrated in float32.
+    ``kernel``: "auto" uses the Triton kernels (triton_lif.py) for CUDA tensors when Triton is
+    installed and this module's torch loop otherwise; "torch" / "triton" insist.
     """
+    if kernel not in ("auto", "torch", "triton"):
+        raise ValueError(f"kernel={kernel!r}; use 'auto', 'torch' or 'triton'")
     if current.dim() < 2:
         raise ValueError(
             f"current must be time-major (T, B, ...), got shape {tuple(current.shape)}"
@@ -317,5 +422,16 @@ def lif_sequence(
         current = current.float()
     if config.input_gain != 1.0:
         current = current * config.input_gain
+    use_triton = kernel == "triton"
+    if kernel == "auto" and current.device.type == "cuda" and not relaxed:
+        from spikeenergy.models.fast import triton_lif  # imports Triton itself only when present
+
+        use_triton = triton_lif.available(current.device)
+    if use_triton:
+        if relaxed:
+            raise ValueError("relaxed=True (gradcheck mode) runs on the torch kernel only")
+        from spikeenergy.models.fast.triton_lif import lif_sequence_triton
+
+        return lif_sequence_triton(current, config)
     out: tuple[Tensor, Tensor] = FusedLIF.apply(current.contiguous(), config, relaxed)
     return out
