@@ -7,6 +7,10 @@ that is killed keeps every record written so far and loses only the runs in flig
 One sweep at a time writes a store (:meth:`ResultsStore.sweep_lock`); results.csv is rewritten
 as every run finishes; each run uses a fixed number of torch threads (default 1, recorded in
 the record's ``extra``), so the numbers do not depend on how many workers run side by side.
+
+Workers import the suite's ``modules`` (and the entry points of installed packages) before every
+run, so datasets and metrics registered in user code reach local processes and Ray workers alike
+(:mod:`spikeenergy.plugins`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from spikeenergy.bench.executors import (
 from spikeenergy.bench.store import COLUMNS, ResultsStore, RunRecord, flat_row
 from spikeenergy.bench.suite import RunSpec, Suite, expand_grid
 from spikeenergy.data import DatasetNotFoundError, FrameDataset, load_dataset
+from spikeenergy.plugins import user_code
 from spikeenergy.train import DataConfig, PreparedData, prepare_data, run_experiment
 
 log = logging.getLogger(__name__)
@@ -51,6 +56,7 @@ class RunTask:
 
     spec: RunSpec
     threads: int | None = None  # torch threads for the run; None: leave torch's setting alone
+    modules: tuple[str, ...] = ()  # user modules to import first (Suite.modules)
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,8 @@ def execute(task: RunTask, run_fn: RunFn = train_run) -> RunOutcome:
     """Run one task in a worker; any Exception becomes an outcome with the error, never 0.0.
 
     The run uses ``task.threads`` torch threads (torch's previous setting is restored after,
-    so an in-process run leaves the caller's process as it was).
+    so an in-process run leaves the caller's process as it was). ``task.modules`` are imported
+    first; an unknown name then says which modules this process imported and how to add one.
     """
     previous = torch.get_num_threads()
     if task.threads is not None:
@@ -132,7 +139,8 @@ def execute(task: RunTask, run_fn: RunFn = train_run) -> RunOutcome:
     start = time.perf_counter()
     metrics = err = tb = None
     try:
-        metrics = run_fn(task.spec)
+        with user_code(task.modules):
+            metrics = run_fn(task.spec)
     except Exception as exc:  # noqa: BLE001 - stored as a failed record and retried later
         err, tb = f"{type(exc).__name__}: {exc}", traceback.format_exc()
     finally:
@@ -318,7 +326,7 @@ def _sweep_locked(
     )
     if threads is None:
         threads = _threads_for(executor, len(todo))
-    tasks = [RunTask(s, threads) for s in todo]
+    tasks = [RunTask(s, threads, suite.modules) for s in todo]
     fn = functools.partial(execute, run_fn=run_fn)
     ok = failed = 0
     best = _initial_best(table, {s.run_id for s in specs})

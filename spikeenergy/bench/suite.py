@@ -26,6 +26,7 @@ from spikeenergy.data import DATASETS, FrameConfig
 from spikeenergy.data.registry import check_dataset_options
 from spikeenergy.energy import DEFAULT_TARGET, ENERGY_TERMS, get_cost_model
 from spikeenergy.models import ModelSpec, NeuronSpec
+from spikeenergy.plugins import PluginError, check_module_spec, load_plugins, resolve_module_spec
 from spikeenergy.train import DataConfig, ExperimentConfig, TrainConfig
 from spikeenergy.train.loop import make_energy_term
 
@@ -48,6 +49,7 @@ SUITE_KEYS = {
     "target",
     "target_accuracy",
     "skip_missing",
+    "modules",
 }
 DATASET_KEYS = {
     "name",
@@ -105,7 +107,9 @@ class Suite:
     """A factorial benchmark: datasets x models x lambdas x seeds under one training budget.
 
     ``train`` is the shared budget (its ``seed`` and ``lam`` are set per run by the grid);
-    ``skip_missing`` skips datasets whose files are absent instead of failing.
+    ``skip_missing`` skips datasets whose files are absent instead of failing. ``modules``
+    (module names or absolute .py paths) are imported by every worker before its runs, so
+    datasets and metrics registered in user code reach them (:mod:`spikeenergy.plugins`).
     """
 
     name: str
@@ -117,6 +121,7 @@ class Suite:
     skip_missing: bool = False
     description: str = ""
     source: str | None = None  # the file it was loaded from
+    modules: tuple[str, ...] = ()  # user modules every worker imports
 
     def __post_init__(self) -> None:
         where = self.source or f"suite {self.name!r}"
@@ -147,6 +152,8 @@ class Suite:
                     f"{where}: dataset {d.label!r} lists unknown models {bad}; "
                     f"known model labels: {known}"
                 )
+        if isinstance(self.modules, str) or not all(isinstance(m, str) for m in self.modules):
+            raise SuiteError(f"{where}: modules must be a tuple of module names or .py paths")
 
     @property
     def n_runs(self) -> int:
@@ -165,6 +172,7 @@ class Suite:
             "lambdas": list(self.lambdas),
             "seeds": list(self.seeds),
             "skip_missing": self.skip_missing,
+            "modules": list(self.modules),
             "train": self.train.to_dict(),
             "datasets": [
                 {"label": d.label, "models": d.models, **d.data.to_dict()} for d in self.datasets
@@ -413,11 +421,32 @@ def _model(i: int, m: Any, src: str) -> SuiteModel:
     return SuiteModel(str(label), spec)
 
 
+def _modules(value: Any, src: str) -> tuple[str, ...]:
+    """[suite] modules: checked, .py paths made absolute (relative to the suite file), and
+    imported here (with the entry points of installed packages), so that the datasets they
+    register are known when [[datasets]] are checked."""
+    if not isinstance(value, list):
+        raise SuiteError(
+            f'{src}: [suite] modules must be a list, e.g. ["my_pkg.datasets", "my_data.py"]'
+        )
+    src_path = Path(src)
+    base = src_path.parent if src_path.is_file() else None
+    try:
+        specs = tuple(
+            resolve_module_spec(check_module_spec(m, "[suite] modules entry"), base) for m in value
+        )
+        load_plugins(specs)
+    except PluginError as exc:
+        raise SuiteError(f"{src}: [suite] modules: {exc}") from None
+    return tuple(dict.fromkeys(specs))
+
+
 def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
     """Validate a parsed suite document (see docs/benchmarks.md) into a :class:`Suite`."""
     src = source
     _check_keys(raw, TOP_KEYS, "the top level", src)
     head = _check_keys(raw.get("suite", {}), SUITE_KEYS, "[suite]", src)
+    modules = _modules(head.get("modules", []), src)
     name = head.get("name", Path(source).stem)
     energy = head.get("energy", "joules")
     if energy == "joules" and "lambdas" not in head:
@@ -481,6 +510,7 @@ def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
         train=train,
         skip_missing=skip,
         source=source,
+        modules=modules,
     )
 
 
