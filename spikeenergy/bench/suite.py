@@ -50,6 +50,7 @@ SUITE_KEYS = {
     "target_accuracy",
     "skip_missing",
     "modules",
+    "keep_checkpoints",
 }
 DATASET_KEYS = {
     "name",
@@ -109,7 +110,8 @@ class Suite:
     ``train`` is the shared budget (its ``seed`` and ``lam`` are set per run by the grid);
     ``skip_missing`` skips datasets whose files are absent instead of failing. ``modules``
     (module names or absolute .py paths) are imported by every worker before its runs, so
-    datasets and metrics registered in user code reach them (:mod:`spikeenergy.plugins`).
+    datasets and metrics registered in user code reach them (:mod:`spikeenergy.plugins`);
+    ``keep_checkpoints`` keeps each run's selected model as ``runs/<run_id>.pt``.
     """
 
     name: str
@@ -122,6 +124,7 @@ class Suite:
     description: str = ""
     source: str | None = None  # the file it was loaded from
     modules: tuple[str, ...] = ()  # user modules every worker imports
+    keep_checkpoints: bool = True  # runs/<run_id>.pt beside every ok record
 
     def __post_init__(self) -> None:
         where = self.source or f"suite {self.name!r}"
@@ -173,6 +176,7 @@ class Suite:
             "seeds": list(self.seeds),
             "skip_missing": self.skip_missing,
             "modules": list(self.modules),
+            "keep_checkpoints": self.keep_checkpoints,
             "train": self.train.to_dict(),
             "datasets": [
                 {"label": d.label, "models": d.models, **d.data.to_dict()} for d in self.datasets
@@ -447,6 +451,9 @@ def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
     _check_keys(raw, TOP_KEYS, "the top level", src)
     head = _check_keys(raw.get("suite", {}), SUITE_KEYS, "[suite]", src)
     modules = _modules(head.get("modules", []), src)
+    keep = head.get("keep_checkpoints", True)
+    if not isinstance(keep, bool):
+        raise SuiteError(f"{src}: [suite] keep_checkpoints must be true or false")
     name = head.get("name", Path(source).stem)
     energy = head.get("energy", "joules")
     if energy == "joules" and "lambdas" not in head:
@@ -511,6 +518,7 @@ def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
         skip_missing=skip,
         source=source,
         modules=modules,
+        keep_checkpoints=keep,
     )
 
 

@@ -1,7 +1,7 @@
 """User datasets in benchmark sweeps: worker processes import the suite's ``modules``, the
 command line's ``--module`` and installed entry points; a name registered only in the parent
-fails in the worker with the hint; the [train] table's ``metric`` and ``class_weights`` reach the
-runs."""
+fails in the worker with the hint; every ok run keeps its selected model as runs/<id>.pt; the
+[train] table's ``metric`` and ``class_weights`` reach the runs."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from spikeenergy.bench import ResultsStore, SerialExecutor, load_suite, run_swee
 from spikeenergy.bench.suite import SuiteError
 from spikeenergy.cli import main
 from spikeenergy.data import DatasetCard, DatasetEntry, register_dataset
+from spikeenergy.export.checkpoint import checkpoint_test_data
+from spikeenergy.train import TrainConfig, load_checkpoint
+from spikeenergy.train.loop import evaluate, make_energy_term
 
 
 @pytest.fixture
@@ -111,7 +114,40 @@ def test_bench_workers_import_user_modules(
     assert str(tmp_path / "suites" / "mods" / "walk_suite_mod.py") in stored
     assert '"walk_cli_mod"' in stored
 
+    # every ok run keeps its selected model: rebuilt from the file it predicts what the record
+    # says the run predicted on the test split
+    assert not store.checkpoint_path(recs["walk-parent"].run_id).exists()
+    for name in ("walk-suite", "walk-cli-mod", "walk-ep2"):
+        rec = recs[name]
+        model, payload = load_checkpoint(store.checkpoint_path(rec.run_id))
+        assert payload["config"] == rec.config
+        test, _ = checkpoint_test_data(payload)
+        cfg = TrainConfig.from_dict(payload["config"]["train"])
+        preds = evaluate(model, test, make_energy_term(cfg), cfg, measure=False)["preds"]
+        assert rec.metrics is not None
+        assert [int(p) for p in preds] == rec.metrics["test"]["predictions"]
     assert not list(out.rglob(".*.tmp"))  # atomic writes left nothing behind
+
+    # the checkpoint exports like one of `train --out`
+    report = tmp_path / "energy.csv"
+    ckpt = store.checkpoint_path(recs["walk-cli-mod"].run_id)
+    assert (
+        main(
+            [
+                "export",
+                str(ckpt),
+                "--out",
+                str(report),
+                "--module",
+                "walk_cli_mod",
+                "--target",
+                "loihi",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert report.stat().st_size > 0
 
 
 def test_train_table_metric_and_class_weights_reach_the_runs(
@@ -126,12 +162,12 @@ def test_train_table_metric_and_class_weights_reach_the_runs(
             ["walk-metric"],
             options="{ n = 16 }",
             epochs=2,
-            suite_extra=f'modules = ["{path}"]',
+            suite_extra=f'modules = ["{path}"]\nkeep_checkpoints = false',
             train_extra='metric = "balanced_accuracy"\nclass_weights = "balanced"',
         )
     )
     s = load_suite(suite)
-    assert s.modules == (str(path),)
+    assert s.modules == (str(path),) and s.keep_checkpoints is False
     assert (s.train.metric, s.train.class_weights) == ("balanced_accuracy", "balanced")
     res = run_sweep(s, ResultsStore(tmp_path / "out"), SerialExecutor(), progress=False)
     assert (res.ok, res.failed) == (1, 0)
@@ -146,6 +182,7 @@ def test_train_table_metric_and_class_weights_reach_the_runs(
     assert m["best_val_score"] == pytest.approx(
         balanced_accuracy_score(val["labels"], val["predictions"]), abs=1e-12
     )
+    assert not ResultsStore(tmp_path / "out").checkpoint_path(rec.run_id).exists()  # opted out
 
 
 @pytest.mark.parametrize(
@@ -160,9 +197,12 @@ def test_train_table_metric_and_class_weights_reach_the_runs(
         ),
         ('modules = ["walk_absent_module"]', r"no module named 'walk_absent_module'"),
         ('modules = ["walk-mod"]', "neither a dotted module name"),
+        ('keep_checkpoints = "no"', r"\[suite\] keep_checkpoints must be true or false"),
     ],
 )
-def test_suite_modules_are_checked(extra: str, match: str, tmp_path: Path) -> None:
+def test_suite_modules_and_keep_checkpoints_are_checked(
+    extra: str, match: str, tmp_path: Path
+) -> None:
     suite = tmp_path / "suites" / "bad.toml"
     suite.parent.mkdir()
     suite.write_text(

@@ -50,5 +50,7 @@ def test_ray_workers_import_suite_modules(
     store = ResultsStore(out)
     recs = list(store.records())
     assert [r.status for r in recs] == ["ok", "ok"]
+    for rec in recs:
+        assert store.checkpoint_path(rec.run_id).stat().st_size > 0
     pids = {int(p.name.rsplit(".", 1)[1]) for p in markers.glob("walk-ray.*")}
     assert pids - {os.getpid()}, pids  # Ray worker processes imported the module
