@@ -29,6 +29,7 @@ from spikeenergy.models import ModelSpec, NeuronSpec
 from spikeenergy.plugins import PluginError, check_module_spec, load_plugins, resolve_module_spec
 from spikeenergy.train import DataConfig, ExperimentConfig, TrainConfig
 from spikeenergy.train.loop import make_energy_term
+from spikeenergy.train.scores import task_metric
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -495,6 +496,7 @@ def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
         )
         get_cost_model(train.target)
         make_energy_term(train)
+        task_metric(train.metric)  # a typo fails here, not in every run
     except (TypeError, ValueError, KeyError) as exc:
         raise SuiteError(f"{src}: [train]/[suite]: {exc}") from None
     frames = raw.get("frames", {})

@@ -210,3 +210,14 @@ def test_suite_modules_and_keep_checkpoints_are_checked(
     )
     with pytest.raises(SuiteError, match=f"^{suite}: .*{match}"):
         load_suite(suite)
+
+
+def test_unknown_train_metric_fails_when_the_suite_loads(tmp_path: Path) -> None:
+    suite = tmp_path / "bad.toml"
+    suite.write_text(
+        plugin_fakes.suite_text(
+            "bad", ["digits-dvs"], train_extra='metric = "f2"', options="{ limit = 8 }"
+        )
+    )
+    with pytest.raises(SuiteError, match=r"\[train\]/\[suite\]: unknown task metric 'f2'; known: "):
+        load_suite(suite)
