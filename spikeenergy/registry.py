@@ -1,7 +1,10 @@
 """A small generic name -> object registry used at the CLI/config edge.
 
 Duplicate names raise; unknown names raise a KeyError that lists the known ones, so a typo in a
-config file or on the command line names its own fix.
+config file or on the command line names its own fix. :meth:`Registry.replace` and
+:meth:`Registry.unregister` are for interactive work (a notebook cell that registers a dataset
+can be run again); code that is imported, e.g. a plugin module, should use :meth:`Registry.add`
+so that two modules claiming one name fail loudly.
 """
 
 from __future__ import annotations
@@ -14,7 +17,19 @@ T = TypeVar("T")
 
 
 class UnknownNameError(KeyError):
-    """Raised for a name that is not registered; the message lists the known names."""
+    """Raised for a name that is not registered; the message lists the known names.
+
+    ``kind`` and ``name`` (when given) say which registry and which name, so that a caller can
+    add context (e.g. a worker process naming the modules it imported).
+    """
+
+    def __init__(self, message: str, kind: str | None = None, name: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.name = name
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keep kind and name through pickling (workers)
+        return (type(self), (str(self), self.kind, self.name))
 
     def __str__(self) -> str:  # KeyError quotes its argument; we want the plain sentence
         return str(self.args[0]) if self.args else ""
@@ -35,6 +50,22 @@ class Registry(Generic[T]):
         self._items[key] = item
         return item
 
+    def replace(self, name: str, item: T) -> T | None:
+        """Register ``item`` under ``name``, replacing what was there; returns the previous
+        item (None when the name was free). For notebooks and interactive sessions: a cell
+        that registers can be re-run. Worker processes are not affected (they import the
+        modules that register; see :mod:`spikeenergy.plugins`)."""
+        key = name.lower()
+        previous = self._items.get(key)
+        self._items[key] = item
+        return previous
+
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` and return its item; an unknown name raises with the known ones."""
+        item = self.get(name)
+        del self._items[name.lower()]
+        return item
+
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator form of :meth:`add`."""
 
@@ -49,7 +80,9 @@ class Registry(Generic[T]):
             return self._items[name.lower()]
         except KeyError:
             known = ", ".join(sorted(self._items)) or "(none)"
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; known: {known}") from None
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}; known: {known}", self.kind, name
+            ) from None
 
     def names(self) -> list[str]:
         """All registered names, sorted."""

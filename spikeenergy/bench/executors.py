@@ -235,6 +235,9 @@ class RayExecutor:
     A local instance is started with ``n_workers`` CPUs and shut down afterwards; an existing
     cluster is only connected to. Every task reserves ``cpus_per_task`` CPUs. ``fn`` and the
     tasks must be importable/picklable on the workers (install spikeenergy on every node).
+    The benchmark's run function imports the suite's user ``modules`` on the worker before each
+    run (:func:`spikeenergy.bench.runner.execute`): on a cluster, module names must be
+    importable and ``.py`` paths must exist on every node.
     """
 
     address: str | None = None

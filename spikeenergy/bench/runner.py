@@ -7,6 +7,13 @@ that is killed keeps every record written so far and loses only the runs in flig
 One sweep at a time writes a store (:meth:`ResultsStore.sweep_lock`); results.csv is rewritten
 as every run finishes; each run uses a fixed number of torch threads (default 1, recorded in
 the record's ``extra``), so the numbers do not depend on how many workers run side by side.
+
+Workers import the suite's ``modules`` (and the entry points of installed packages) before every
+run, so datasets and metrics registered in user code reach local processes and Ray workers alike
+(:mod:`spikeenergy.plugins`). With ``suite.keep_checkpoints`` (the default) a run function that
+takes a ``checkpoint`` keyword (as :func:`train_run` does) saves the selected model in the
+worker; its bytes come back with the outcome and are stored as ``runs/<run_id>.pt`` after the
+record (so a Ray cluster needs no shared file system).
 """
 
 from __future__ import annotations
@@ -14,15 +21,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import inspect
 import json
 import logging
 import signal
 import socket
+import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -37,6 +47,7 @@ from spikeenergy.bench.executors import (
 from spikeenergy.bench.store import COLUMNS, ResultsStore, RunRecord, flat_row
 from spikeenergy.bench.suite import RunSpec, Suite, expand_grid
 from spikeenergy.data import DatasetNotFoundError, FrameDataset, load_dataset
+from spikeenergy.plugins import user_code
 from spikeenergy.train import DataConfig, PreparedData, prepare_data, run_experiment
 
 log = logging.getLogger(__name__)
@@ -51,6 +62,8 @@ class RunTask:
 
     spec: RunSpec
     threads: int | None = None  # torch threads for the run; None: leave torch's setting alone
+    modules: tuple[str, ...] = ()  # user modules to import first (Suite.modules)
+    keep_checkpoint: bool = False  # send the selected model back (run functions that can)
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,7 @@ class RunOutcome:
     host: str
     finished_at: str
     threads: int = 0  # torch threads the run used
+    checkpoint: bytes | None = None  # the selected model (a saved checkpoint file's bytes)
 
 
 @dataclass
@@ -113,17 +127,29 @@ def prepare_shared(cfg: DataConfig, seed: int) -> PreparedData:
     return data
 
 
-def train_run(spec: RunSpec) -> dict[str, Any]:
-    """The default run function: train and test ``spec.config``; returns its metrics dict."""
+def train_run(spec: RunSpec, checkpoint: str | Path | None = None) -> dict[str, Any]:
+    """The default run function: train and test ``spec.config``; returns its metrics dict
+    (and saves the selected model at ``checkpoint`` when given)."""
     data = prepare_shared(spec.config.data, spec.seed)
-    return run_experiment(spec.config, out_dir=None, progress=False, data=data)
+    return run_experiment(
+        spec.config, out_dir=None, progress=False, data=data, checkpoint=checkpoint
+    )
+
+
+def _takes_checkpoint(run_fn: RunFn) -> bool:
+    """Whether ``run_fn`` accepts a ``checkpoint`` keyword (a path to save the model at)."""
+    try:
+        return "checkpoint" in inspect.signature(run_fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def execute(task: RunTask, run_fn: RunFn = train_run) -> RunOutcome:
     """Run one task in a worker; any Exception becomes an outcome with the error, never 0.0.
 
     The run uses ``task.threads`` torch threads (torch's previous setting is restored after,
-    so an in-process run leaves the caller's process as it was).
+    so an in-process run leaves the caller's process as it was). ``task.modules`` are imported
+    first; an unknown name then says which modules this process imported and how to add one.
     """
     previous = torch.get_num_threads()
     if task.threads is not None:
@@ -131,8 +157,16 @@ def execute(task: RunTask, run_fn: RunFn = train_run) -> RunOutcome:
     threads = torch.get_num_threads()
     start = time.perf_counter()
     metrics = err = tb = None
+    checkpoint: bytes | None = None
     try:
-        metrics = run_fn(task.spec)
+        with user_code(task.modules):
+            if task.keep_checkpoint and _takes_checkpoint(run_fn):
+                with tempfile.TemporaryDirectory(prefix="spikeenergy-run-") as tmp:
+                    path = Path(tmp) / "model.pt"
+                    metrics = run_fn(task.spec, checkpoint=path)  # type: ignore[call-arg]
+                    checkpoint = path.read_bytes() if path.is_file() else None
+            else:
+                metrics = run_fn(task.spec)
     except Exception as exc:  # noqa: BLE001 - stored as a failed record and retried later
         err, tb = f"{type(exc).__name__}: {exc}", traceback.format_exc()
     finally:
@@ -147,6 +181,7 @@ def execute(task: RunTask, run_fn: RunFn = train_run) -> RunOutcome:
         host=socket.gethostname(),
         finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         threads=threads,
+        checkpoint=checkpoint if metrics is not None else None,
     )
 
 
@@ -318,7 +353,7 @@ def _sweep_locked(
     )
     if threads is None:
         threads = _threads_for(executor, len(todo))
-    tasks = [RunTask(s, threads) for s in todo]
+    tasks = [RunTask(s, threads, suite.modules, suite.keep_checkpoints) for s in todo]
     fn = functools.partial(execute, run_fn=run_fn)
     ok = failed = 0
     best = _initial_best(table, {s.run_id for s in specs})
@@ -341,6 +376,8 @@ def _sweep_locked(
                 with _signals_deferred():
                     rec = _record(spec, out, exc, store.attempts(spec.run_id) + 1, task.threads)
                     if store.put(rec):
+                        if rec.status == "ok" and out is not None and out.checkpoint is not None:
+                            store.write_checkpoint(rec.run_id, out.checkpoint)
                         rows[rec.run_id] = flat_row(rec)
                         store.write_csv(
                             pd.DataFrame([rows[k] for k in sorted(rows)], columns=list(COLUMNS))

@@ -4,6 +4,8 @@ Layout of a results folder::
 
     runs/<run_id>.h5   one record per configuration (status "ok" or "failed"), written to a
                        hidden temporary name and renamed, so a reader never sees half a record
+    runs/<run_id>.pt   the run's selected model (a spikeenergy checkpoint, for ``spikeenergy
+                       export``), beside every ok record unless the suite opts out; atomic too
     results.h5         consolidated: /table/<column> and a copy of every record under /runs
     results.csv        the same flat table (one row per run)
     suite.json         the suite that produced the runs
@@ -385,6 +387,30 @@ class ResultsStore:
     def record_path(self, run_id: str) -> Path:
         """Where the record of ``run_id`` lives."""
         return self.runs_dir / f"{run_id}.h5"
+
+    def checkpoint_path(self, run_id: str) -> Path:
+        """Where the selected model of ``run_id`` is kept (``runs/<run_id>.pt``)."""
+        return self.runs_dir / f"{run_id}.pt"
+
+    def write_checkpoint(self, run_id: str, data: bytes) -> Path:
+        """Write a run's checkpoint file (bytes of a saved checkpoint) atomically: a hidden
+        temporary sibling (fsync) renamed over ``runs/<run_id>.pt``."""
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        path = self.checkpoint_path(run_id)
+        tmp = _atomic_target(path)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StoreWriteError(
+                exc.errno, f"cannot write {path}: {exc.strerror or exc}"
+            ) from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
 
     def _write_atomic_h5(self, path: Path, fill: Any) -> None:
         """``fill(h5file)`` into memory, then to a hidden temp file (fsync) renamed over

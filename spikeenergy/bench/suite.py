@@ -27,8 +27,10 @@ from spikeenergy.data import DATASETS, FrameConfig
 from spikeenergy.data.registry import check_dataset_options
 from spikeenergy.energy import DEFAULT_TARGET, ENERGY_TERMS, get_cost_model
 from spikeenergy.models import ModelSpec, NeuronSpec
+from spikeenergy.plugins import PluginError, check_module_spec, load_plugins, resolve_module_spec
 from spikeenergy.train import DataConfig, ExperimentConfig, TrainConfig
 from spikeenergy.train.loop import make_energy_term
+from spikeenergy.train.scores import task_metric
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -49,6 +51,8 @@ SUITE_KEYS = {
     "target",
     "target_accuracy",
     "skip_missing",
+    "modules",
+    "keep_checkpoints",
 }
 DATASET_KEYS = {
     "name",
@@ -106,7 +110,10 @@ class Suite:
     """A factorial benchmark: datasets x models x lambdas x seeds under one training budget.
 
     ``train`` is the shared budget (its ``seed`` and ``lam`` are set per run by the grid);
-    ``skip_missing`` skips datasets whose files are absent instead of failing.
+    ``skip_missing`` skips datasets whose files are absent instead of failing. ``modules``
+    (module names or absolute .py paths) are imported by every worker before its runs, so
+    datasets and metrics registered in user code reach them (:mod:`spikeenergy.plugins`);
+    ``keep_checkpoints`` keeps each run's selected model as ``runs/<run_id>.pt``.
     """
 
     name: str
@@ -118,6 +125,8 @@ class Suite:
     skip_missing: bool = False
     description: str = ""
     source: str | None = None  # the file it was loaded from
+    modules: tuple[str, ...] = ()  # user modules every worker imports
+    keep_checkpoints: bool = True  # runs/<run_id>.pt beside every ok record
 
     def __post_init__(self) -> None:
         where = self.source or f"suite {self.name!r}"
@@ -148,6 +157,8 @@ class Suite:
                     f"{where}: dataset {d.label!r} lists unknown models {bad}; "
                     f"known model labels: {known}"
                 )
+        if isinstance(self.modules, str) or not all(isinstance(m, str) for m in self.modules):
+            raise SuiteError(f"{where}: modules must be a tuple of module names or .py paths")
 
     @property
     def n_runs(self) -> int:
@@ -166,6 +177,8 @@ class Suite:
             "lambdas": list(self.lambdas),
             "seeds": list(self.seeds),
             "skip_missing": self.skip_missing,
+            "modules": list(self.modules),
+            "keep_checkpoints": self.keep_checkpoints,
             "train": self.train.to_dict(),
             "datasets": [
                 {"label": d.label, "models": d.models, **d.data.to_dict()} for d in self.datasets
@@ -414,11 +427,35 @@ def _model(i: int, m: Any, src: str) -> SuiteModel:
     return SuiteModel(str(label), spec)
 
 
+def _modules(value: Any, src: str) -> tuple[str, ...]:
+    """[suite] modules: checked, .py paths made absolute (relative to the suite file), and
+    imported here (with the entry points of installed packages), so that the datasets they
+    register are known when [[datasets]] are checked."""
+    if not isinstance(value, list):
+        raise SuiteError(
+            f'{src}: [suite] modules must be a list, e.g. ["my_pkg.datasets", "my_data.py"]'
+        )
+    src_path = Path(src)
+    base = src_path.parent if src_path.is_file() else None
+    try:
+        specs = tuple(
+            resolve_module_spec(check_module_spec(m, "[suite] modules entry"), base) for m in value
+        )
+        load_plugins(specs)
+    except PluginError as exc:
+        raise SuiteError(f"{src}: [suite] modules: {exc}") from None
+    return tuple(dict.fromkeys(specs))
+
+
 def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
     """Validate a parsed suite document (see docs/benchmarks.md) into a :class:`Suite`."""
     src = source
     _check_keys(raw, TOP_KEYS, "the top level", src)
     head = _check_keys(raw.get("suite", {}), SUITE_KEYS, "[suite]", src)
+    modules = _modules(head.get("modules", []), src)
+    keep = head.get("keep_checkpoints", True)
+    if not isinstance(keep, bool):
+        raise SuiteError(f"{src}: [suite] keep_checkpoints must be true or false")
     name = head.get("name", Path(source).stem)
     energy = head.get("energy", "joules")
     if energy == "joules" and "lambdas" not in head:
@@ -460,6 +497,7 @@ def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
         )
         get_cost_model(train.target)
         make_energy_term(train)
+        task_metric(train.metric)  # a typo fails here, not in every run
     except (TypeError, ValueError, KeyError) as exc:
         raise SuiteError(f"{src}: [train]/[suite]: {exc}") from None
     frames = raw.get("frames", {})
@@ -482,6 +520,8 @@ def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
         train=train,
         skip_missing=skip,
         source=source,
+        modules=modules,
+        keep_checkpoints=keep,
     )
 
 

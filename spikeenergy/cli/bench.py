@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ from spikeenergy.bench import (
     write_report,
 )
 from spikeenergy.bench.executors import EXECUTORS
-from spikeenergy.cli.common import check_device
+from spikeenergy.cli.common import add_module_arg, check_device, module_specs
+from spikeenergy.plugins import user_code
 
 #: shown when the command is stopped (Ctrl-C / SIGTERM)
 RESUME_HINT = "finished runs are stored; rerun the same command to resume"
@@ -48,6 +50,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seeds", type=int, default=None, help="override the suite: seeds 0..N-1")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-report", action="store_true", help="skip writing report.md")
+    add_module_arg(p)
     p.set_defaults(func=run)
 
 
@@ -55,8 +58,16 @@ def run(args: argparse.Namespace) -> int:
     """Load the suite, run the sweep, print the summary table and the report path."""
     if args.workers < 0:
         raise ValueError(f"--workers {args.workers} must be >= 0 (0: one per CPU)")
+    modules = module_specs(args)
+    with user_code(modules):
+        return _run(args, modules)
+
+
+def _run(args: argparse.Namespace, modules: list[str]) -> int:
     suite = with_overrides(load_suite(args.suite), data_root=args.data_root,
                            device=check_device(args.device), seeds=args.seeds)
+    if modules:  # the workers import them too
+        suite = replace(suite, modules=tuple(dict.fromkeys((*modules, *suite.modules))))
     out = Path(args.out) if args.out else Path("results") / suite.name
     executor = make_executor(args.executor, args.workers, args.address)
     start = time.perf_counter()

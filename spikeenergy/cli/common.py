@@ -3,15 +3,97 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from spikeenergy.data import FrameConfig
+from spikeenergy.data.registry import check_dataset_options
 from spikeenergy.energy.cost_models import DEFAULT_TARGET
 from spikeenergy.models import ModelSpec, NeuronSpec
 from spikeenergy.models.spec import FAMILIES
+from spikeenergy.plugins import resolve_module_spec
 from spikeenergy.train import DataConfig, TrainConfig
+from spikeenergy.train.scores import task_metric
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+def add_module_arg(p: argparse.ArgumentParser) -> None:
+    """--module MOD (repeatable): user code to import first (datasets, metrics it registers)."""
+    p.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        metavar="MOD",
+        help="import this module first, repeatable: a dotted name (my_pkg.datasets) or a .py "
+        "path; the datasets and metrics it registers become usable (bench workers import it "
+        "too). Installed packages with a 'spikeenergy.datasets' entry point need no --module",
+    )
+
+
+def add_dataset_option_arg(p: argparse.ArgumentParser) -> None:
+    """--dataset-option KEY=VALUE (repeatable): an option of the dataset."""
+    p.add_argument(
+        "--dataset-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dataset option, repeatable; VALUE is read as TOML (300, 0.5, true, [3], "
+        '"text"); other text is taken as a string (split_by=subject)',
+    )
+
+
+def module_specs(args: argparse.Namespace) -> list[str]:
+    """The --module values, .py paths made absolute (relative to the current folder)."""
+    return [resolve_module_spec(m) for m in getattr(args, "module", None) or []]
+
+
+def _option_value(key: str, text: str) -> Any:
+    """VALUE of ``--dataset-option KEY=VALUE`` as a TOML value; plain text is a string."""
+    if not text or "\n" in text:
+        raise ValueError(f"--dataset-option {key}=...: give one value on one line (e.g. {key}=300)")
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        if text[0] in "[{\"'":
+            raise ValueError(
+                f"--dataset-option {key}={text}: the value is not valid TOML (quote text as "
+                f"{key}='\"...\"', write lists as [1, 2])"
+            ) from None
+        return text  # bare words: split_by=subject
+    if isinstance(value, (dt.date, dt.time, dt.datetime)):
+        raise ValueError(
+            f"--dataset-option {key}={text}: a date/time is not an option value; quote it "
+            f"({key}='\"{text}\"') to pass text"
+        )
+    return value
+
+
+def parse_dataset_options(items: Sequence[str]) -> dict[str, Any]:
+    """``["limit=300", "split_by=subject"]`` -> ``{"limit": 300, "split_by": "subject"}``.
+
+    A ValueError names an item without ``=``, an empty key, a key given twice, or a value
+    that starts like TOML (``[``, ``{``, a quote) but is not valid TOML.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(
+                f"--dataset-option {item!r} must be KEY=VALUE (e.g. --dataset-option limit=300)"
+            )
+        if key in out:
+            raise ValueError(f"--dataset-option {key} is given twice; give each option once")
+        out[key] = _option_value(key, text.strip())
+    return out
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -73,6 +155,19 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="remove synapses below this fraction of the mean |weight| after each epoch",
     )
+    g.add_argument(
+        "--metric",
+        default="accuracy",
+        help="task metric that selects the checkpoint on validation (accuracy, "
+        "balanced_accuracy, macro_f1, or one registered by a --module); ties go to the later "
+        "epoch",
+    )
+    g.add_argument(
+        "--class-weights",
+        default=None,
+        choices=("balanced",),
+        help="weight the cross-entropy by inverse class frequency (imbalanced tasks)",
+    )
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--patience", type=int, default=None, help="early-stopping patience")
     g.add_argument("--target-accuracy", type=float, default=None)
@@ -116,7 +211,12 @@ def data_config(a: argparse.Namespace) -> DataConfig:
     frames = FrameConfig(
         n_time_bins=a.time_bins, binarize=a.binarize, downsample=a.downsample, sparse=a.sparse
     )
-    options: dict[str, Any] = {"download": True} if a.download else {}
+    options = parse_dataset_options(getattr(a, "dataset_option", None) or [])
+    if a.download:
+        if options.get("download", True) is not True:
+            raise ValueError("--download contradicts --dataset-option download=false")
+        options["download"] = True
+    check_dataset_options(a.dataset, options)
     return DataConfig(
         name=a.dataset,
         root=a.data_root,
@@ -145,7 +245,8 @@ def model_spec(a: argparse.Namespace) -> ModelSpec:
 
 
 def train_config(a: argparse.Namespace) -> TrainConfig:
-    """TrainConfig from parsed arguments."""
+    """TrainConfig from parsed arguments (the metric must be registered)."""
+    task_metric(a.metric)
     return TrainConfig(
         epochs=a.epochs,
         batch_size=a.batch_size,
@@ -157,5 +258,7 @@ def train_config(a: argparse.Namespace) -> TrainConfig:
         seed=a.seed,
         patience=a.patience,
         target_accuracy=a.target_accuracy,
+        metric=a.metric,
+        class_weights=a.class_weights,
         device=check_device(a.device),
     )

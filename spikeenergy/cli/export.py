@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from spikeenergy.cli.common import check_device
+from spikeenergy.cli.common import (
+    add_dataset_option_arg,
+    add_module_arg,
+    check_device,
+    module_specs,
+    parse_dataset_options,
+)
 from spikeenergy.energy.cost_models import (
     BUILTIN_COST_MODELS,
     cost_model_registry,
@@ -15,6 +21,7 @@ from spikeenergy.energy.ledger import DEFAULT_POLICY, POLICIES
 from spikeenergy.export import FORMATS
 from spikeenergy.export.checkpoint import export_checkpoint
 from spikeenergy.metrics import TOTAL, EnergyReport, target_column
+from spikeenergy.plugins import user_code
 
 
 def add_parser(sub: Any) -> None:
@@ -36,6 +43,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--format", choices=FORMATS, default=None, help="default: from --out suffix")
     p.add_argument("--out", required=True, help="output file")
     p.add_argument("--data-root", default=None, help="override the data root of the checkpoint")
+    add_dataset_option_arg(p)
+    add_module_arg(p)
     p.add_argument(
         "--policy",
         choices=POLICIES,
@@ -81,18 +90,21 @@ def run(args: argparse.Namespace) -> int:
     registry = cost_model_registry(extra)
     names = args.target or ["loihi", "cpu"]
     targets = [registry.get(n) for n in names]
-    report = export_checkpoint(
-        args.checkpoint,
-        args.out,
-        targets,
-        args.format,
-        data_root=args.data_root,
-        batch_size=args.batch_size,
-        device=check_device(args.device),
-        policy=args.policy,
-        max_batches=args.max_batches,
-        progress=not args.no_progress,
-    )
+    options = parse_dataset_options(args.dataset_option)
+    with user_code(module_specs(args)):
+        report = export_checkpoint(
+            args.checkpoint,
+            args.out,
+            targets,
+            args.format,
+            data_root=args.data_root,
+            dataset_options=options or None,
+            batch_size=args.batch_size,
+            device=check_device(args.device),
+            policy=args.policy,
+            max_batches=args.max_batches,
+            progress=not args.no_progress,
+        )
     print("\n".join(summary_lines(report)))
     print(f"wrote {args.out}")
     return 0

@@ -7,6 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from spikeenergy.cli.common import (
+    add_dataset_option_arg,
+    add_module_arg,
+    module_specs,
+    parse_dataset_options,
+)
+from spikeenergy.plugins import user_code
+
 
 def add_parser(sub: Any) -> None:
     """Register the ``search`` command."""
@@ -27,6 +35,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--study-name", default=None, help="override the suite's study name")
     p.add_argument("--worker", type=int, default=0, help="worker id (distinct sampler seeds)")
     p.add_argument("--data-root", default=None, help="override the suite's data root")
+    add_dataset_option_arg(p)
+    add_module_arg(p)
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: suite / auto)")
     p.add_argument("--no-pruning", action="store_true")
     p.add_argument("--report-only", action="store_true", help="only write the outputs")
@@ -35,6 +45,13 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the suite, open (or resume) the study, run trials, write front, architectures, plot."""
+    options = parse_dataset_options(args.dataset_option)
+    with user_code(module_specs(args)):
+        return _run(args, options)
+
+
+def _run(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    from spikeenergy.data.registry import check_dataset_options
     from spikeenergy.search import (
         ArchitectureObjective,
         load_suite,
@@ -47,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_suite(args.suite)
     if args.data_root is not None:
         cfg = replace(cfg, data=replace(cfg.data, root=args.data_root))
+    if options:
+        cfg = replace(cfg, data=replace(cfg.data, options={**cfg.data.options, **options}))
+    check_dataset_options(cfg.data.name, cfg.data.options)
     if args.device is not None:
         from spikeenergy.cli.common import check_device
 

@@ -7,12 +7,16 @@ from typing import Any
 
 from spikeenergy.cli.common import (
     add_data_args,
+    add_dataset_option_arg,
     add_model_args,
+    add_module_arg,
     add_train_args,
     data_config,
     model_spec,
+    module_specs,
     train_config,
 )
+from spikeenergy.plugins import user_code
 from spikeenergy.train import ExperimentConfig, run_experiment
 
 #: shown when the command is stopped (Ctrl-C / SIGTERM)
@@ -27,6 +31,8 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_data_args(p)
+    add_dataset_option_arg(p)
+    add_module_arg(p)
     add_model_args(p)
     add_train_args(p)
     p.add_argument("--out", default=None, help="write model.pt, last.pt and metrics.json here")
@@ -44,6 +50,16 @@ def summary_lines(m: dict[str, Any]) -> list[str]:
         f"test accuracy {t['accuracy']:.4f}  loss {t['loss']:.4f}  "
         + "  ".join(f"energy term {k} {v:.4g}" for k, v in t["energy"].items()),
     ]
+    if t.get("scores"):
+        lines.append(
+            "test scores: "
+            + "  ".join(f"{k} {v:.4f}" for k, v in t["scores"].items())
+            + (
+                f"  (kept epoch {m['best_epoch']}: best validation {m['metric']})"
+                if m.get("val") is not None
+                else ""
+            )
+        )
     led = t["ledger"]
     target = m["config"]["train"]["target"]
     tot = led["total"]
@@ -67,9 +83,12 @@ def summary_lines(m: dict[str, Any]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the configs from ``args``, train, print the summary."""
-    cfg = ExperimentConfig(data=data_config(args), model=model_spec(args), train=train_config(args))
-    metrics = run_experiment(cfg, out_dir=args.out, progress=not args.no_progress)
+    """Import the user modules, build the configs from ``args``, train, print the summary."""
+    with user_code(module_specs(args)):
+        cfg = ExperimentConfig(
+            data=data_config(args), model=model_spec(args), train=train_config(args)
+        )
+        metrics = run_experiment(cfg, out_dir=args.out, progress=not args.no_progress)
     print("\n".join(summary_lines(metrics)))
     if args.out:
         print(f"wrote {args.out}/model.pt and {args.out}/metrics.json")

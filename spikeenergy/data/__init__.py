@@ -15,7 +15,13 @@ from spikeenergy.data.frames import (
     frame_shape,
     make_loader,
 )
-from spikeenergy.data.registry import DATASETS, dataset_card, load_dataset
+from spikeenergy.data.registry import (
+    DATASETS,
+    DatasetEntry,
+    dataset_card,
+    load_dataset,
+    register_dataset,
+)
 from spikeenergy.data.root import resolve_data_root
 
 __all__ = [
@@ -25,6 +31,7 @@ __all__ = [
     "AudioToEvents",
     "DVSConfig",
     "DatasetCard",
+    "DatasetEntry",
     "DatasetNotFoundError",
     "DeltaModulation",
     "DigitsDVS",
@@ -43,6 +50,7 @@ __all__ = [
     "make_events",
     "make_loader",
     "reconstruct_from_events",
+    "register_dataset",
     "resolve_data_root",
     "saccade_video",
     "validate_events",

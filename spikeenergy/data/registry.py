@@ -3,6 +3,12 @@
 Every dataset declares its options (the keyword arguments a suite file or caller may pass) and
 a checker of their values; :func:`check_dataset_options` runs both, so an unknown or bad option
 fails with a message naming it when a suite is loaded, before any data is read.
+
+Your own dataset: build a :class:`DatasetEntry` (a :class:`DatasetCard` and a factory) and
+:func:`register_dataset` it in a module, then make every process import that module (an entry
+point of group ``spikeenergy.datasets``, ``--module``, or a suite's ``modules``; see
+:mod:`spikeenergy.plugins` and docs/tutorials/own_dataset.py). An unknown name first loads the
+entry points of installed packages, so ``load_dataset`` finds their datasets without an import.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from spikeenergy.data import digits_dvs, emg, fashion_mnist, tonic_sets
 from spikeenergy.data.base import DatasetCard, EventDataset
 from spikeenergy.data.digits_dvs import SENSOR_SIZE, DigitsDVS
 from spikeenergy.data.root import resolve_data_root
+from spikeenergy.plugins import load_entry_points
 from spikeenergy.registry import Registry
 
 #: accepted by every dataset: allow downloading missing files (see :func:`load_dataset`)
@@ -31,13 +38,36 @@ COMMON_OPTIONS = ("download",)
 @dataclass(frozen=True)
 class DatasetEntry:
     """A dataset's card, the factory ``(root, split, download, **options) -> dataset``, the
-    names of its options (None: not declared, anything passes to the factory) and a checker
-    of their values (raises ValueError naming the option)."""
+    names of its options and a checker of their values (raises ValueError naming the option).
+
+    ``options=None`` takes the option names from the factory's signature (its keyword
+    parameters after ``root, split, download``); a factory with ``**kwargs`` then accepts any
+    option. The factory is called with ``root`` (a Path: the data root), ``split`` ("train" or
+    "test") and ``download`` (bool) positionally, and returns an
+    :class:`~spikeenergy.data.base.EventDataset`.
+    """
 
     card: DatasetCard
     factory: Callable[..., Any]
     options: tuple[str, ...] | None = None
     check: Callable[[Mapping[str, Any]], None] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.card, DatasetCard):
+            raise TypeError(
+                f"DatasetEntry.card must be a DatasetCard; got {type(self.card).__name__}"
+            )
+        if not callable(self.factory):
+            raise TypeError("DatasetEntry.factory must be callable (root, split, download, **o)")
+        if self.options is not None and (
+            isinstance(self.options, str) or not all(isinstance(o, str) for o in self.options)
+        ):
+            raise TypeError(
+                f"DatasetEntry.options must be a tuple of option names or None; "
+                f"got {self.options!r}"
+            )
+        if self.check is not None and not callable(self.check):
+            raise TypeError("DatasetEntry.check must be callable (options) -> None, or None")
 
 
 def _dataclass_options(cls: Any, exclude: set[str]) -> tuple[str, ...]:
@@ -45,17 +75,64 @@ def _dataclass_options(cls: Any, exclude: set[str]) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls) if f.init and f.name not in exclude)
 
 
+def _factory_options(factory: Callable[..., Any]) -> tuple[str, ...] | None:
+    """The keyword parameters of ``factory`` after ``root, split, download`` (its options);
+    None when it takes ``**kwargs`` or has no readable signature (anything passes)."""
+    try:
+        params = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    positional = [
+        p
+        for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    set_by_loader = {p.name for p in positional[:3]}  # root, split, download
+    return tuple(
+        p.name
+        for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        and p.name not in set_by_loader
+    )
+
+
+def dataset_entry(name: str) -> DatasetEntry:
+    """The entry of dataset ``name``. An unknown name first loads the entry points of
+    installed packages (group ``spikeenergy.datasets``), then raises listing the known ones."""
+    if name not in DATASETS:
+        load_entry_points()
+    return DATASETS.get(name)
+
+
+def register_dataset(entry: DatasetEntry, *, replace: bool = False) -> DatasetEntry:
+    """Register ``entry`` under its card's name (case-insensitive); returns it.
+
+    A name that is taken raises, unless ``replace=True`` (for notebooks: re-running the cell
+    that registers). Call it in a module that every process imports (see
+    :mod:`spikeenergy.plugins`).
+    """
+    if not isinstance(entry, DatasetEntry):
+        raise TypeError(f"register_dataset takes a DatasetEntry; got {type(entry).__name__}")
+    if replace:
+        DATASETS.replace(entry.card.name, entry)
+        return entry
+    return DATASETS.add(entry.card.name, entry)
+
+
 def check_dataset_options(name: str, options: Mapping[str, Any]) -> None:
     """Raise ValueError when ``options`` of dataset ``name`` has an unknown key (listing the
     known ones, with a close match) or a bad value (naming the option and the fix)."""
-    entry = DATASETS.get(name)
+    entry = dataset_entry(name)
     if not isinstance(options, Mapping):
         raise ValueError(f"dataset {name!r}: options must be a table, got {options!r}")
     download = options.get("download", False)
     if not isinstance(download, bool):
         raise ValueError(f"dataset {name!r}: option download={download!r} must be true or false")
-    if entry.options is not None:
-        known = sorted({*entry.options, *COMMON_OPTIONS})
+    declared = entry.options if entry.options is not None else _factory_options(entry.factory)
+    if declared is not None:
+        known = sorted({*declared, *COMMON_OPTIONS})
         for key in options:
             if key not in known:
                 close = difflib.get_close_matches(str(key), known, n=1)
@@ -158,11 +235,11 @@ def load_dataset(
     downloaded unless ``download=True``. Options are checked first
     (:func:`check_dataset_options`).
     """
-    entry = DATASETS.get(name)
+    entry = dataset_entry(name)
     check_dataset_options(name, {"download": download, **options})
     return entry.factory(resolve_data_root(root), split, download, **options)
 
 
 def dataset_card(name: str) -> DatasetCard:
     """The card (sensor size, classes, layout, source) of dataset ``name``."""
-    return DATASETS.get(name).card
+    return dataset_entry(name).card

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,15 @@ from spikeenergy.metrics.meter import EnergyReport, measure
 
 
 def checkpoint_test_data(
-    payload: dict[str, Any], data_root: str | None = None
+    payload: dict[str, Any],
+    data_root: str | None = None,
+    dataset_options: Mapping[str, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """The test frames a checkpoint was evaluated on, rebuilt from its stored data config.
 
     Uses ``spikeenergy.train.frame_split`` (the same code as training) for the test split;
-    ``data_root`` overrides the stored root.
+    ``data_root`` overrides the stored root, ``dataset_options`` override (or add to) the
+    stored dataset options (checked; the report's dataset config shows the result).
     """
     from spikeenergy.train.experiment import DataConfig, frame_split
 
@@ -39,6 +42,11 @@ def checkpoint_test_data(
     seed = int(payload.get("config", {}).get("train", {}).get("seed", 0))
     if data_root is not None:
         cfg["root"] = data_root
+    if dataset_options:
+        from spikeenergy.data.registry import check_dataset_options
+
+        cfg["options"] = {**(cfg.get("options") or {}), **dataset_options}
+        check_dataset_options(str(cfg.get("name")), cfg["options"])
     test = frame_split(DataConfig.from_dict(cfg), "test", seed)
     info = {"name": cfg["name"], "split": "test", "n_samples": len(test), "config": cfg}
     return test, info
@@ -49,6 +57,7 @@ def measure_checkpoint(
     targets: Sequence[CostModel],
     *,
     data_root: str | None = None,
+    dataset_options: Mapping[str, Any] | None = None,
     batch_size: int = 64,
     device: str | None = None,
     policy: str = DEFAULT_POLICY,
@@ -60,7 +69,7 @@ def measure_checkpoint(
     from spikeenergy.train import load_checkpoint
 
     model, payload = load_checkpoint(path)
-    test, data_info = checkpoint_test_data(payload, data_root)
+    test, data_info = checkpoint_test_data(payload, data_root, dataset_options)
     loader = make_loader(test, batch_size=batch_size, shuffle=False)
     report = measure(
         model,
@@ -114,6 +123,8 @@ def _first_test_batch(path: str | os.PathLike[str], measure_kwargs: dict[str, An
     from spikeenergy.train import load_checkpoint
 
     _, payload = load_checkpoint(path)
-    test, _ = checkpoint_test_data(payload, measure_kwargs.get("data_root"))
+    test, _ = checkpoint_test_data(
+        payload, measure_kwargs.get("data_root"), measure_kwargs.get("dataset_options")
+    )
     loader = make_loader(test, batch_size=int(measure_kwargs.get("batch_size", 64)))
     return next(iter(loader))[0]

@@ -277,6 +277,7 @@ def run_experiment(
     progress: bool = True,
     data: PreparedData | None = None,
     resume: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Train and test one configuration; returns the metrics dict (written to ``out_dir``).
 
@@ -284,7 +285,9 @@ def run_experiment(
     when it is already there (an interrupted run of the same config) and ``resume`` is true,
     training continues after its last finished epoch, and the result equals that of a run
     that was never interrupted, bit for bit (timings aside). A ``last.pt`` of a different
-    config is refused with the difference named.
+    config is refused with the difference named. ``checkpoint`` (a file path) saves the
+    selected model there as well, without the other files of ``out_dir`` (the benchmark
+    runner keeps every run's model this way).
     """
     seed = cfg.train.seed
     out = Path(out_dir) if out_dir is not None else None
@@ -325,4 +328,6 @@ def run_experiment(
     if out is not None:
         save_checkpoint(out / "model.pt", model, cfg.to_dict(), metrics)
         write_json(out / "metrics.json", metrics)
+    if checkpoint is not None:
+        save_checkpoint(checkpoint, model, cfg.to_dict(), metrics)
     return metrics

@@ -140,3 +140,34 @@ def test_prepare_shared_matches_prepare_data() -> None:
             assert pa.targets == pb.targets
             assert pa[0][0].equal(pb[0][0])
         assert a.frame_shape == b.frame_shape and a.num_classes == b.num_classes
+
+
+def test_checkpoints_are_kept_beside_ok_records_unless_the_suite_opts_out(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    def saving_run(spec: RunSpec, checkpoint: Path | None = None) -> dict[str, Any]:
+        if checkpoint is not None:  # a run function that can save its model is given a path
+            Path(checkpoint).write_bytes(f"model of {spec.run_id}".encode())
+        return fake_run(spec)
+
+    def failing_saving_run(spec: RunSpec, checkpoint: Path | None = None) -> dict[str, Any]:
+        if checkpoint is not None:
+            Path(checkpoint).write_bytes(b"half-trained")
+        raise RuntimeError("diverged")
+
+    suite = tiny_suite(n_models=1, lambdas=(0.0,), seeds=(0, 1))  # 2 runs
+    kept = ResultsStore(tmp_path / "kept")
+    assert run_sweep(suite, kept, SerialExecutor(), run_fn=saving_run, progress=False).ok == 2
+    for spec in expand_grid(suite):
+        assert kept.checkpoint_path(spec.run_id).read_bytes() == f"model of {spec.run_id}".encode()
+    assert not list(kept.runs_dir.glob(".*"))  # written atomically: no temporary files left
+    off = ResultsStore(tmp_path / "off")
+    run_sweep(replace(suite, keep_checkpoints=False), off, SerialExecutor(), run_fn=saving_run,
+              progress=False)
+    assert len(off.run_ids()) == 2 and not list(off.runs_dir.glob("*.pt"))
+    plain = ResultsStore(tmp_path / "plain")  # a run function without the keyword keeps none
+    assert run_sweep(suite, plain, SerialExecutor(), run_fn=fake_run, progress=False).ok == 2
+    assert not list(plain.runs_dir.glob("*.pt"))
+    failed = ResultsStore(tmp_path / "failed")  # a failed run keeps none
+    res = run_sweep(suite, failed, SerialExecutor(), run_fn=failing_saving_run, progress=False)
+    assert res.failed == 2 and not list(failed.runs_dir.glob("*.pt"))
