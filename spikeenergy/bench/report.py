@@ -421,7 +421,7 @@ def write_report(
         seeds = fold_means(ok, proto.folds)
         extra = ("score", "val_score") if metric != "accuracy" else ()
         summary = summarize(seeds, metrics=(*extra, *SUMMARY_METRICS))
-        summary.to_csv(out / "summary.csv", index=False)
+        _write(out / "summary.csv", summary.to_csv(index=False))
         sum_md = markdown_table(summary_frame(summary, metric))
         _write(out / "summary.md", sum_md + "\n")
         lines += [
