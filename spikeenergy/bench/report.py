@@ -246,9 +246,11 @@ def validation_frame(effects: pd.DataFrame, metric: str) -> pd.DataFrame:
                     effects["diff"], effects["diff_lo"], effects["diff_hi"], strict=True
                 )
             ],
+            "differing pairs": effects["n_differing"],
             "TOST p": effects["p_tost"].map(_p),
             "Holm p": effects["p_tost_holm"].map(_p),
             "equivalent": effects["equivalent"].map(lambda v: "yes" if v else "no"),
+            "test": effects["method"],
         }
     )
 
@@ -507,8 +509,11 @@ def _selection_section(
         "predictions, Holm-corrected across the lambdas, alpha 0.05). Test numbers were not "
         "used to select. Test Δ: the selected lambda minus lambda = 0, paired by seed, fold and "
         "test sample, with a bootstrap CI over seeds and test samples; TOST on test with the "
-        "same margin. Energy ratio: joules per inference at the selected lambda over lambda = "
-        "0, with a bootstrap CI over seeds (energy is recorded per run, not per sample).",
+        "same margin. Where no paired sample differs, the bootstrap has no variance: the test "
+        "is then exact (for accuracy, a difference of ±margin needs a share margin of the "
+        "pairs to differ: p = (1 - margin)^pairs). Energy ratio: joules per inference at the "
+        "selected lambda over lambda = 0, with a bootstrap CI over seeds (energy is recorded "
+        "per run, not per sample).",
         "",
     ]
     if no_val or no_test:
@@ -522,8 +527,8 @@ def _selection_section(
         lines += ["(no per-sample validation predictions: nothing can be selected)", ""]
         _write(out / "selected.md", "(no per-sample validation predictions)\n")
         return lines
-    choices, effects = select_on_validation(val_long, margin, n_boot)
-    res = results_at_selected(choices, test_long, seeds, margin, n_boot)
+    choices, effects = select_on_validation(val_long, margin, n_boot, metric=metric)
+    res = results_at_selected(choices, test_long, seeds, margin, n_boot, metric=metric)
     target = _targets(ok)
     sel_md = markdown_table(selected_frame(res, metric, target))
     _write(out / "selected.md", sel_md + "\n")

@@ -36,13 +36,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
 
-from spikeenergy.bench.paired import paired_effects
+from spikeenergy.bench.paired import FAMILY, paired_differences, paired_effects
 from spikeenergy.bench.store import COUNT_COLUMNS, ENERGY_COLUMNS, RunRecord
 from spikeenergy.train import task_metric
 
 log = logging.getLogger(__name__)
 
+#: a comparison: its family and level
+FAMILY_LEVEL = (*FAMILY, "lam")
 #: columns of the long per-sample table
 SAMPLE_COLUMNS = ("dataset", "model", "lam", "seed", "fold", "sample", "label", "value")
 
@@ -243,10 +246,59 @@ def fold_means(ok: pd.DataFrame, folds: Mapping[str, int] | None = None) -> pd.D
     return pd.concat([plain, merged], ignore_index=True)
 
 
+def exact_when_identical(
+    effects: pd.DataFrame,
+    long: pd.DataFrame,
+    margin: float,
+    metric: str = "accuracy",
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """``effects`` (of :func:`paired_effects`, one family) with the comparisons in which no
+    paired sample differs replaced by an exact test, and Holm redone.
+
+    When every paired difference is 0 the bootstrap has zero variance and its TOST passes
+    whatever the number of pairs: 30 identical validation predictions would "prove" a
+    difference below 0.01. For accuracy a difference of ±margin needs at least a fraction
+    ``margin`` of the N pairs to differ, so the chance of seeing none is at most
+    ``(1 - margin) ** N``: that is the TOST p-value (pairs taken as independent), and the
+    difference's interval is ``±(1 - ((1 - confidence) / 2) ** (1 / N))`` (the exact upper
+    bound of the share of differing pairs when none was seen). For other metrics one changed
+    prediction can move the metric by more than 1/N, so no such bound holds: p = 1 (not
+    testable; quote accuracy). Columns ``n_differing`` (pairs that differ) and ``method``
+    are added."""
+    out = effects.copy()
+    diffs = paired_differences(long, value="value")
+    differing = (diffs["diff"] != 0).groupby([diffs[c] for c in FAMILY_LEVEL]).sum()
+    out["n_differing"] = [
+        int(differing.get(tuple(r[c] for c in FAMILY_LEVEL), 0)) for _, r in out.iterrows()
+    ]
+    out["method"] = "bootstrap"
+    none = out["n_differing"] == 0
+    for i in out.index[none]:
+        n = int(out.at[i, "n_seeds"] * out.at[i, "n_samples"])
+        if metric == "accuracy":
+            p = (1.0 - margin) ** n
+            bound = 1.0 - ((1.0 - confidence) / 2.0) ** (1.0 / n)
+            out.loc[i, ["diff_lo", "diff_hi"]] = -bound, bound
+            out.at[i, "method"] = f"exact: no pair of {n} differs"
+        else:
+            p = 1.0
+            out.loc[i, ["diff_lo", "diff_hi"]] = math.nan, math.nan
+            out.at[i, "method"] = f"not testable: no pair of {n} differs ({metric})"
+        out.loc[i, ["p_lower", "p_upper", "p_tost"]] = p, p, p
+    if none.any():
+        _, adj, _, _ = multipletests(out["p_tost"].to_numpy(), alpha, method="holm")
+        out["p_tost_holm"] = adj
+        out["equivalent"] = out["p_tost_holm"] < alpha
+    return out
+
+
 def _family_effects(
-    long: pd.DataFrame, margin: float, n_boot: int, seed: int
+    long: pd.DataFrame, margin: float, n_boot: int, seed: int, metric: str = "accuracy"
 ) -> tuple[pd.DataFrame | None, str]:
-    """paired_effects of one (dataset, model), or (None, the reason it cannot be tested)."""
+    """paired_effects of one (dataset, model) (with :func:`exact_when_identical`), or
+    (None, the reason it cannot be tested)."""
     if not (long["lam"] == 0).any():
         return None, "no lambda = 0 runs to compare with"
     if long["lam"].nunique() < 2:
@@ -255,11 +307,15 @@ def _family_effects(
         eff = paired_effects(long, margin, value="value", n_boot=n_boot, seed=seed)
     except ValueError as exc:
         return None, str(exc)
-    return eff, ""
+    return exact_when_identical(eff, long, margin, metric), ""
 
 
 def select_on_validation(
-    val_long: pd.DataFrame, margin: float, n_boot: int = 4000, seed: int = 0
+    val_long: pd.DataFrame,
+    margin: float,
+    n_boot: int = 4000,
+    seed: int = 0,
+    metric: str = "accuracy",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(choices, effects): per (dataset, model), the largest lambda equivalent to lambda = 0
     on validation (TOST with ``margin``, Holm across the lambdas), from the per-sample
@@ -273,7 +329,7 @@ def select_on_validation(
     choices = []
     effects = []
     for (ds, model), g in val_long.groupby(["dataset", "model"], sort=True):
-        eff, why = _family_effects(g, margin, n_boot, seed)
+        eff, why = _family_effects(g, margin, n_boot, seed, metric)
         row: dict[str, Any] = {"dataset": ds, "model": model}
         if eff is None:
             choices.append(
@@ -341,6 +397,7 @@ def results_at_selected(
     margin: float,
     n_boot: int = 4000,
     seed: int = 0,
+    metric: str = "accuracy",
 ) -> pd.DataFrame:
     """The test results of each selected lambda against lambda = 0 (the one look at test).
 
@@ -387,7 +444,7 @@ def results_at_selected(
             & (test_long["model"] == model)
             & test_long["lam"].isin([0.0, lam])
         ]
-        eff, why = _family_effects(part, margin, n_boot, seed)
+        eff, why = _family_effects(part, margin, n_boot, seed, metric)
         if eff is None:
             row["note"] = "; ".join(x for x in (row.get("note"), f"test: {why}") if x)
             rows.append(row)

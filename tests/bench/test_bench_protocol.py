@@ -444,3 +444,43 @@ def test_samples_nested_in_seeds_are_paired_within_each_seed() -> None:
     bad.loc[(bad["seed"] == 0) & (bad["lam"] == 0.1) & (bad["sample"] == 0), "sample"] = 99
     with pytest.raises(ValueError, match="cannot be paired"):
         align_samples(bad)
+
+
+def _identical_table(n_seeds: int, n_samples: int) -> pd.DataFrame:
+    """Per-sample table where lambda 0.1 predicts exactly as lambda 0 (90 % correct)."""
+    rows = [
+        {
+            "dataset": "d",
+            "model": "m",
+            "lam": lam,
+            "seed": s,
+            "fold": 0,
+            "sample": i,
+            "label": i % 10,
+            "value": float(i % 10 != 0),
+        }
+        for lam in (0.0, 0.1)
+        for s in range(n_seeds)
+        for i in range(n_samples)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_identical_predictions_are_tested_exactly_not_by_a_zero_variance_bootstrap() -> None:
+    # 2 seeds x 30 samples, no pair differs: the bootstrap would have zero variance and pass.
+    # A difference of -0.01 needs >= 1 % of the 60 pairs to differ; the chance of none is at
+    # most 0.99^60 = 0.5472, so equivalence is not shown; the interval is
+    # +-(1 - 0.025^(1/60)) = +-0.0596
+    choices, eff = select_on_validation(_identical_table(2, 30), 0.01, n_boot=1000)
+    row = eff.iloc[0]
+    assert row["n_differing"] == 0 and row["method"] == "exact: no pair of 60 differs"
+    assert row["p_tost"] == pytest.approx(0.99**60) and not row["equivalent"]
+    assert row["diff_hi"] == pytest.approx(1 - 0.025 ** (1 / 60)) == pytest.approx(0.05963, 1e-3)
+    assert choices["lam"].tolist() == [0.0]
+    # 3 seeds x 1,000 samples: 0.99^3000 = 8e-14, identical predictions are equivalent
+    choices, eff = select_on_validation(_identical_table(3, 1000), 0.01, n_boot=1000)
+    assert eff.iloc[0]["p_tost"] == pytest.approx(0.99**3000) and eff.iloc[0]["equivalent"]
+    assert choices["lam"].tolist() == [0.1]
+    # for a metric other than accuracy no such bound holds: not testable
+    _, eff = select_on_validation(_identical_table(3, 1000), 0.01, 1000, metric="macro_f1")
+    assert eff.iloc[0]["p_tost"] == 1 and "not testable" in eff.iloc[0]["method"]
