@@ -14,6 +14,11 @@ run, so datasets and metrics registered in user code reach local processes and R
 takes a ``checkpoint`` keyword (as :func:`train_run` does) saves the selected model in the
 worker; its bytes come back with the outcome and are stored as ``runs/<run_id>.pt`` after the
 record (so a Ray cluster needs no shared file system).
+
+A suite is a protocol fixed before its runs: every record carries the suite's name and hash
+(:attr:`Suite.suite_hash`), and a sweep of a suite whose name already has results of another
+hash in the store is refused (:func:`check_protocol`). While a sweep runs, the progress bar
+shows the best VALIDATION score; test numbers are for the report, after selection.
 """
 
 from __future__ import annotations
@@ -35,8 +40,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import Subset
 from tqdm.auto import tqdm
 
 from spikeenergy.bench.executors import (
@@ -45,10 +52,16 @@ from spikeenergy.bench.executors import (
     threads_per_worker,
 )
 from spikeenergy.bench.store import COLUMNS, ResultsStore, RunRecord, flat_row
-from spikeenergy.bench.suite import RunSpec, Suite, expand_grid
+from spikeenergy.bench.suite import RunSpec, Suite, SuiteError, expand_grid
 from spikeenergy.data import DatasetNotFoundError, FrameDataset, load_dataset
 from spikeenergy.plugins import user_code
-from spikeenergy.train import DataConfig, PreparedData, prepare_data, run_experiment
+from spikeenergy.train import (
+    DataConfig,
+    PreparedData,
+    prepare_data,
+    run_experiment,
+    task_metric,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +140,33 @@ def prepare_shared(cfg: DataConfig, seed: int) -> PreparedData:
     return data
 
 
+def sample_ids(dataset: Any) -> list[int]:
+    """Ids of ``dataset``'s samples in split order: positions in the dataset under its Subset
+    wrappers (the whole split, or the pool of all recordings of a cross-validated dataset).
+
+    Runs that test the same recordings get the same ids, so their per-sample predictions can
+    be paired (seed, fold, sample) by the report's statistics.
+    """
+    ids = np.arange(len(dataset))
+    while isinstance(dataset, Subset):
+        ids = np.asarray(dataset.indices, dtype=np.int64)[ids]
+        dataset = dataset.dataset
+    return [int(i) for i in ids]
+
+
 def train_run(spec: RunSpec, checkpoint: str | Path | None = None) -> dict[str, Any]:
-    """The default run function: train and test ``spec.config``; returns its metrics dict
-    (and saves the selected model at ``checkpoint`` when given)."""
+    """The default run function: train and test ``spec.config``; returns its metrics dict,
+    whose ``val`` and ``test`` records also hold ``sample_ids`` (see :func:`sample_ids`), and
+    saves the selected model at ``checkpoint`` when given."""
     data = prepare_shared(spec.config.data, spec.seed)
-    return run_experiment(
+    metrics = run_experiment(
         spec.config, out_dir=None, progress=False, data=data, checkpoint=checkpoint
     )
+    for part in ("val", "test"):
+        split = getattr(data, part)
+        if split is not None and metrics.get(part) is not None:
+            metrics[part]["sample_ids"] = sample_ids(split)
+    return metrics
 
 
 def _takes_checkpoint(run_fn: RunFn) -> bool:
@@ -226,8 +259,9 @@ def _record(
     exc: BaseException | None,
     attempts: int,
     threads: int | None = None,
+    suite: Suite | None = None,
 ) -> RunRecord:
-    """The store record of a finished (or crashed) run."""
+    """The store record of a finished (or crashed) run (with its suite's name and hash)."""
     used = out.threads if out is not None and out.threads else threads
     base: dict[str, Any] = dict(
         run_id=spec.run_id,
@@ -235,9 +269,12 @@ def _record(
         model=spec.model,
         lam=spec.lam,
         seed=spec.seed,
+        fold=spec.fold,
         config=spec.config.to_dict(),
         attempts=attempts,
         extra={"torch_threads": used} if used else {},
+        suite=suite.name if suite is not None else "",
+        suite_hash=suite.suite_hash if suite is not None else "",
     )
     if out is None:  # the worker itself died (crash, lost node): keep what we know
         return RunRecord(
@@ -281,16 +318,96 @@ def _signals_deferred() -> Iterator[None]:
             signal.raise_signal(caught[0])
 
 
-def _label(acc: float, model: str, dataset: str, lam: float) -> str:
-    return f"{acc:.3f} {model}@{dataset} lam={lam:g}"
+class SuiteChangedError(SuiteError):
+    """A suite was changed after results exist under its name (a new protocol needs a new
+    name)."""
 
 
-def _initial_best(table: pd.DataFrame, ids: set[str]) -> tuple[float, str] | None:
-    ok = table[(table["status"] == "ok") & table["run_id"].isin(ids)]
-    if ok.empty:
+def _differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Where two plain-data documents differ, as "key.path: old -> new" lines."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b), key=str):
+            out += _differences(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+        return out
+    return [] if a == b else [f"{path}: {a!r} -> {b!r}"]
+
+
+def check_protocol(suite: Suite, store: ResultsStore) -> None:
+    """Refuse to run ``suite`` into ``store`` when results of a suite of the same name but
+    another protocol hash are there (:class:`SuiteChangedError`, naming what changed when
+    the store's suite.json still holds the old protocol). Records of older versions (without
+    a hash) cannot be checked and are let through with a warning."""
+    new = suite.suite_hash
+    hashes = store.suite_hashes()
+    mine = {h: n for (name, h), n in hashes.items() if name == suite.name}
+    unhashed = sum(n for (name, h), n in hashes.items() if not name and not h)
+    if unhashed:
+        log.warning(
+            "%s: %d result(s) carry no suite hash (older spikeenergy); they cannot be checked "
+            "against suite %s",
+            store.root,
+            unhashed,
+            suite.name,
+        )
+    others = {h: n for h, n in mine.items() if h != new}
+    if not others:
+        return
+    old, n_old = max(others.items(), key=lambda kv: kv[1])
+    changed = ""
+    try:
+        saved = json.loads((store.root / "suite.json").read_text())
+    except (OSError, ValueError):
+        saved = {}
+    if isinstance(saved, dict) and saved.get("suite_hash") == old:
+        diff = _differences(saved.get("canonical"), suite.canonical())
+        if diff:
+            more = f"; and {len(diff) - 3} more" if len(diff) > 3 else ""
+            changed = f" (changed: {'; '.join(diff[:3])}{more})"
+    raise SuiteChangedError(
+        f"suite {suite.name!r} has {n_old} result(s) in {store.root} under protocol "
+        f"{old[:12]}, but this suite is protocol {new[:12]}{changed}: a pre-registered suite "
+        "cannot change after results exist: give the edited suite a new name ([suite] name = "
+        "...; its results then go to results/<new name>), or restore the original settings "
+        "(command-line overrides such as --seeds count as changes)"
+    )
+
+
+def _val_score(metrics: dict[str, Any] | None, metric: str) -> float | None:
+    """The validation ``metric`` of a run's metrics dict (None: no validation split)."""
+    val = (metrics or {}).get("val")
+    if not val:
         return None
-    r = ok.loc[ok["accuracy"].idxmax()]
-    return float(r["accuracy"]), _label(r["accuracy"], r["model"], r["dataset"], r["lam"])
+    scores = val.get("scores") or {}
+    if metric in scores:
+        return float(scores[metric])
+    return float(val["accuracy"]) if metric == "accuracy" and "accuracy" in val else None
+
+
+def progress_text(best: tuple[float, str] | None, metric: str, failed: int = 0) -> str:
+    """The progress bar's postfix: the best VALIDATION ``metric`` so far and where (test
+    numbers are never shown while a sweep runs: selection looks at validation only)."""
+    text = f"best val {metric} {best[1]}" if best else f"best val {metric} -"
+    return text + (f" failed {failed}" if failed else "")
+
+
+def _label(score: float, model: str, dataset: str, lam: float) -> str:
+    return f"{score:.3f} {model}@{dataset} lam={lam:g}"
+
+
+def _better(metric: str, a: float, b: float) -> bool:
+    return task_metric(metric).is_better(a, b)
+
+
+def _initial_best(table: pd.DataFrame, ids: set[str], metric: str) -> tuple[float, str] | None:
+    ok = table[(table["status"] == "ok") & table["run_id"].isin(ids)]
+    ok = ok[np.isfinite(ok["val_score"].astype(float))]
+    best: tuple[float, str] | None = None
+    for _, r in ok.iterrows():
+        v = float(r["val_score"])
+        if best is None or _better(metric, v, best[0]):
+            best = v, _label(v, r["model"], r["dataset"], r["lam"])
+    return best
 
 
 def run_sweep(
@@ -306,7 +423,10 @@ def run_sweep(
 
     Completed runs are skipped and failed ones retried; each result is written as soon as it
     arrives, and results.csv with it. The progress bar shows runs done / total, the ETA and the
-    best accuracy so far.
+    best validation score (the suite's metric) so far; never a test number.
+
+    A suite whose name has results of another protocol hash in ``store`` is refused before
+    anything runs (:func:`check_protocol`).
 
     ``threads`` torch threads per run (recorded in each record): a fixed number makes the
     results independent of the number of workers; ``None`` shares the CPUs between the
@@ -321,6 +441,7 @@ def run_sweep(
     labels, skipped = available_datasets(suite)
     specs = expand_grid(suite, labels)
     with store.sweep_lock(lock_timeout):
+        check_protocol(suite, store)
         store.remove_stale_temps()
         return _sweep_locked(suite, store, executor, run_fn, progress, threads, specs, skipped)
 
@@ -337,7 +458,13 @@ def _sweep_locked(
 ) -> SweepResult:
     store.write_json(
         "suite.json",
-        {**suite.to_dict(), "skipped_datasets": skipped, "run_ids": [s.run_id for s in specs]},
+        {
+            **suite.to_dict(),
+            "suite_hash": suite.suite_hash,
+            "canonical": suite.canonical(),
+            "skipped_datasets": skipped,
+            "run_ids": [s.run_id for s in specs],
+        },
     )
     table = store.consolidate()  # also quarantines unreadable records (named in a warning)
     done = store.completed()
@@ -356,7 +483,8 @@ def _sweep_locked(
     tasks = [RunTask(s, threads, suite.modules, suite.keep_checkpoints) for s in todo]
     fn = functools.partial(execute, run_fn=run_fn)
     ok = failed = 0
-    best = _initial_best(table, {s.run_id for s in specs})
+    metric = suite.metric
+    best = _initial_best(table, {s.run_id for s in specs}, metric)
     rows = {r["run_id"]: r for r in table.to_dict("records")}
     try:
         with (
@@ -370,11 +498,13 @@ def _sweep_locked(
             ) as bar,
             contextlib.closing(executor.map_unordered(fn, tasks)) as results,
         ):
-            bar.set_postfix_str(f"best {best[1] if best else '-'}")
+            bar.set_postfix_str(progress_text(best, metric))
             for task, out, exc in results:
                 spec = task.spec
                 with _signals_deferred():
-                    rec = _record(spec, out, exc, store.attempts(spec.run_id) + 1, task.threads)
+                    rec = _record(
+                        spec, out, exc, store.attempts(spec.run_id) + 1, task.threads, suite
+                    )
                     if store.put(rec):
                         if rec.status == "ok" and out is not None and out.checkpoint is not None:
                             store.write_checkpoint(rec.run_id, out.checkpoint)
@@ -384,10 +514,9 @@ def _sweep_locked(
                         )
                 if rec.status == "ok":
                     ok += 1
-                    assert rec.metrics is not None
-                    acc = float(rec.metrics["test"]["accuracy"])
-                    if best is None or acc > best[0]:
-                        best = acc, _label(acc, spec.model, spec.dataset, spec.lam)
+                    score = _val_score(rec.metrics, metric)
+                    if score is not None and (best is None or _better(metric, score, best[0])):
+                        best = score, _label(score, spec.model, spec.dataset, spec.lam)
                 else:
                     failed += 1
                     log.warning(
@@ -400,9 +529,7 @@ def _sweep_locked(
                         rec.error,
                     )
                 bar.update(1)
-                bar.set_postfix_str(
-                    f"best {best[1] if best else '-'}" + (f" failed {failed}" if failed else "")
-                )
+                bar.set_postfix_str(progress_text(best, metric, failed))
     except BaseException:
         # interrupted or failed: leave results.csv/results.h5 matching the stored records
         # (best effort; a second Ctrl-C only stops this, atomic writes keep the files whole)

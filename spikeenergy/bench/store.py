@@ -75,6 +75,7 @@ class StoreBusyError(RuntimeError):
 class StoreWriteError(OSError):
     """A record or table could not be written (disk full, permissions); names the file."""
 
+
 #: flat table columns in order (metrics are NaN for failed runs)
 COLUMNS = (
     "run_id",
@@ -86,6 +87,7 @@ COLUMNS = (
     "spiking",
     "lam",
     "seed",
+    "fold",
     "energy_term",
     "target",
     "accuracy",
@@ -94,6 +96,9 @@ COLUMNS = (
     "energy_j",
     "val_accuracy",
     "val_energy_j",
+    "metric",
+    "score",
+    "val_score",
     *ENERGY_COLUMNS,
     "spike_rate",
     "activation_sparsity",
@@ -107,7 +112,10 @@ COLUMNS = (
     "steps_to_target",
     "epochs_to_target",
     "n_train",
+    "n_val",
     "n_test",
+    "suite",
+    "suite_hash",
     "attempts",
     "duration_s",
     "host",
@@ -118,7 +126,12 @@ COLUMNS = (
 
 @dataclass(frozen=True)
 class RunRecord:
-    """Everything stored about one run: labels, config, metrics (or the error), provenance."""
+    """Everything stored about one run: labels, config, metrics (or the error), provenance.
+
+    ``fold``: the test fold of a cross-validated dataset (None: a fixed test split);
+    ``suite`` and ``suite_hash``: the suite (name and protocol hash) that produced the run
+    ("" for runs stored outside a suite, e.g. by a search, or by an older spikeenergy).
+    """
 
     run_id: str
     status: str
@@ -135,6 +148,9 @@ class RunRecord:
     host: str = ""
     finished_at: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    fold: int | None = None
+    suite: str = ""
+    suite_hash: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -148,6 +164,17 @@ class RunRecord:
 def _num(x: Any) -> float:
     """A metric as float; None (e.g. target never reached) becomes NaN, never 0."""
     return float("nan") if x is None else float(x)
+
+
+def _score(split: dict[str, Any], metric: str) -> float:
+    """The task ``metric`` of an evaluated split (its ``scores``; accuracy also from
+    ``accuracy`` for records written before scores existed); NaN when it was not recorded."""
+    scores = split.get("scores") or {}
+    if metric in scores:
+        return _num(scores[metric])
+    if metric == "accuracy":
+        return _num(split.get("accuracy"))
+    return float("nan")
 
 
 def flat_row(rec: RunRecord) -> dict[str, Any]:
@@ -166,8 +193,12 @@ def flat_row(rec: RunRecord) -> dict[str, Any]:
         spiking=spiking,
         lam=float(rec.lam),
         seed=int(rec.seed),
+        fold=float("nan") if rec.fold is None else int(rec.fold),
         energy_term=train.get("energy", ""),
         target=train.get("target", ""),
+        metric=train.get("metric", "accuracy"),
+        suite=rec.suite,
+        suite_hash=rec.suite_hash,
         attempts=rec.attempts,
         duration_s=rec.duration_s,
         host=rec.host,
@@ -190,6 +221,8 @@ def flat_row(rec: RunRecord) -> dict[str, Any]:
             else float("nan")
         ),
         val_accuracy=_num(val["accuracy"]) if val else float("nan"),
+        score=_score(test, row["metric"]),
+        val_score=_score(val, row["metric"]) if val else float("nan"),
         val_energy_j=(
             _num(val["ledger"]["energy"][target]["energy_j"])
             if val and target in val["ledger"]["energy"]
@@ -213,6 +246,7 @@ def flat_row(rec: RunRecord) -> dict[str, Any]:
         steps_to_target=_num(eff.get("steps_to_target")),
         epochs_to_target=_num(eff.get("epochs_to_target")),
         n_train=_num(m["dataset"]["n_train"]),
+        n_val=_num(m["dataset"].get("n_val")),
         n_test=_num(m["dataset"]["n_test"]),
     )
     return row
@@ -229,6 +263,9 @@ def _write_record_group(g: h5py.Group, rec: RunRecord) -> None:
         g.attrs[key] = getattr(rec, key)
     g.attrs["lam"] = float(rec.lam)
     g.attrs["seed"] = int(rec.seed)
+    g.attrs["fold"] = -1 if rec.fold is None else int(rec.fold)  # -1: a fixed test split
+    g.attrs["suite"] = rec.suite
+    g.attrs["suite_hash"] = rec.suite_hash
     g.attrs["attempts"] = int(rec.attempts)
     g.attrs["duration_s"] = float(rec.duration_s)
     g.attrs["error"] = rec.error or ""
@@ -277,6 +314,9 @@ def _read_record_group(g: h5py.Group) -> RunRecord:
         host=str(a["host"]),
         finished_at=str(a["finished_at"]),
         extra=json.loads(text("extra_json")),
+        fold=int(a["fold"]) if int(a.get("fold", -1)) >= 0 else None,
+        suite=str(a.get("suite", "")),
+        suite_hash=str(a.get("suite_hash", "")),
     )
 
 
@@ -548,6 +588,22 @@ class ResultsStore:
     def completed(self) -> set[str]:
         """Ids of runs that finished successfully (these are skipped on resume)."""
         return {rid for rid, s in self.statuses().items() if s == "ok"}
+
+    def suite_hashes(self) -> dict[tuple[str, str], int]:
+        """(suite name, suite hash) -> number of "ok" records made under it (reads only the
+        attributes; records of older versions count under ("", ""))."""
+        out: dict[tuple[str, str], int] = {}
+        for rid in self.run_ids():
+            path = self.record_path(rid)
+            try:
+                with self._open_record(path) as f:
+                    if str(f.attrs.get("status")) != "ok":
+                        continue
+                    key = (str(f.attrs.get("suite", "")), str(f.attrs.get("suite_hash", "")))
+            except (OSError, KeyError, ValueError, TypeError):
+                continue  # unreadable: named and quarantined by the sweep's consolidation
+            out[key] = out.get(key, 0) + 1
+        return out
 
     def attempts(self, run_id: str) -> int:
         """How many times ``run_id`` was attempted so far (0 when it has no readable record)."""

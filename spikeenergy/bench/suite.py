@@ -1,6 +1,11 @@
 """Benchmark suites: TOML files validated into frozen dataclasses, and the grid they expand to.
 
-A suite is ``datasets x models x lambdas x seeds`` under one training budget and energy term.
+A suite is ``datasets x models x lambdas x seeds`` (x folds, for datasets cross-validated with
+``folds = k``) under one training budget and energy term. It is a protocol fixed before any
+run: besides the grid and budget it states the task ``metric`` that selects checkpoints and
+lambdas (on validation only) and the equivalence ``margin`` of "no accuracy loss". Its
+:attr:`Suite.suite_hash` (sha256 of everything except where and how it runs) is stored with
+every result, and a sweep refuses to add results of a changed suite under an old name.
 Every key is checked on load: names, types (``epochs = 2.5`` or ``batch_size = 32.0`` are
 refused, not truncated), ranges, the dataset options (:func:`check_dataset_options`), and the
 suite name, which names the results folder and so must be a plain name. An error names the
@@ -28,9 +33,8 @@ from spikeenergy.data.registry import check_dataset_options
 from spikeenergy.energy import DEFAULT_TARGET, ENERGY_TERMS, get_cost_model
 from spikeenergy.models import ModelSpec, NeuronSpec
 from spikeenergy.plugins import PluginError, check_module_spec, load_plugins, resolve_module_spec
-from spikeenergy.train import DataConfig, ExperimentConfig, TrainConfig
+from spikeenergy.train import TASK_METRICS, DataConfig, ExperimentConfig, TrainConfig
 from spikeenergy.train.loop import make_energy_term
-from spikeenergy.train.scores import task_metric
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,6 +44,11 @@ else:  # pragma: no cover - Python 3.10
 #: lambda = 0 (the baseline) plus five decades, 1e-5 ... 1e-1
 DEFAULT_LAMBDAS: tuple[float, ...] = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 DEFAULT_SEEDS = 10
+#: equivalence margin of "no accuracy loss" when a suite states none (1 point of accuracy)
+DEFAULT_MARGIN = 0.01
+#: the k-fold partition's seed: fixed, never the training seed, so that every seed of a suite
+#: tests on the same recordings (runs pair on them across seeds and lambdas)
+FOLD_SEED = 0
 
 SUITE_KEYS = {
     "name",
@@ -53,6 +62,8 @@ SUITE_KEYS = {
     "skip_missing",
     "modules",
     "keep_checkpoints",
+    "margin",
+    "metric",
 }
 DATASET_KEYS = {
     "name",
@@ -65,6 +76,7 @@ DATASET_KEYS = {
     "test_per_class",
     "augment_shift",
     "models",
+    "folds",
 }
 TOP_KEYS = {"suite", "train", "frames", "datasets", "models"}
 # set by the grid (seed, lam), the [suite] table (energy...) or the command line (device)
@@ -75,6 +87,7 @@ TRAIN_RESERVED = {
     "energy_options",
     "target",
     "target_accuracy",
+    "metric",
     "device",
 }
 
@@ -109,11 +122,14 @@ class SuiteModel:
 class Suite:
     """A factorial benchmark: datasets x models x lambdas x seeds under one training budget.
 
-    ``train`` is the shared budget (its ``seed`` and ``lam`` are set per run by the grid);
-    ``skip_missing`` skips datasets whose files are absent instead of failing. ``modules``
-    (module names or absolute .py paths) are imported by every worker before its runs, so
-    datasets and metrics registered in user code reach them (:mod:`spikeenergy.plugins`);
-    ``keep_checkpoints`` keeps each run's selected model as ``runs/<run_id>.pt``.
+    ``train`` is the shared budget (its ``seed`` and ``lam`` are set per run by the grid; its
+    ``metric`` is the suite's task metric, :attr:`metric`); ``skip_missing`` skips datasets
+    whose files are absent instead of failing; ``margin`` is the equivalence margin of "no
+    accuracy loss" in units of the metric (0.01 = one point), stated before the runs.
+    ``modules`` (module names or absolute .py paths) are imported by every worker before its
+    runs, so datasets and metrics registered in user code reach them
+    (:mod:`spikeenergy.plugins`); ``keep_checkpoints`` keeps each run's selected model as
+    ``runs/<run_id>.pt``.
     """
 
     name: str
@@ -127,9 +143,21 @@ class Suite:
     source: str | None = None  # the file it was loaded from
     modules: tuple[str, ...] = ()  # user modules every worker imports
     keep_checkpoints: bool = True  # runs/<run_id>.pt beside every ok record
+    margin: float = DEFAULT_MARGIN
 
     def __post_init__(self) -> None:
         where = self.source or f"suite {self.name!r}"
+        if (
+            isinstance(self.margin, bool)
+            or not isinstance(self.margin, (int, float))
+            or not math.isfinite(self.margin)
+            or not 0 < self.margin < 1
+        ):
+            raise SuiteError(
+                f"{where}: margin={self.margin!r} must be a number in (0, 1): the largest "
+                "difference in the task metric to lambda = 0 that counts as no loss (0.01 = "
+                "one point of accuracy)"
+            )
         if not isinstance(self.name, str) or not SUITE_NAME.fullmatch(self.name):
             raise SuiteError(
                 f"{where}: suite name {self.name!r} is not a plain name; it names the results "
@@ -161,12 +189,39 @@ class Suite:
             raise SuiteError(f"{where}: modules must be a tuple of module names or .py paths")
 
     @property
+    def metric(self) -> str:
+        """The task metric that selects checkpoints and lambdas (a TASK_METRICS name)."""
+        return self.train.metric
+
+    @property
     def n_runs(self) -> int:
         """Number of configurations in the full grid."""
-        pairs = sum(
-            len(d.models) if d.models is not None else len(self.models) for d in self.datasets
-        )
-        return pairs * len(self.lambdas) * len(self.seeds)
+        return sum(
+            (len(d.models) if d.models is not None else len(self.models)) * (d.data.folds or 1)
+            for d in self.datasets
+        ) * (len(self.lambdas) * len(self.seeds))
+
+    def canonical(self) -> dict[str, Any]:
+        """The suite's protocol as plain data: everything that decides its results, without
+        where or how it runs (the file path, data roots, frame cache, device; workers and
+        executor are command-line options, not part of a suite) and without its name and
+        description (prose, not settings)."""
+        d = self.to_dict()
+        for key in ("name", "description", "source", "suite_hash"):
+            d.pop(key, None)
+        d["train"].pop("device", None)
+        for ds in d["datasets"]:
+            ds.pop("root", None)
+            ds["frames"].pop("cache", None)
+            ds["frames"].pop("cache_dir", None)
+        return json.loads(json.dumps(d, sort_keys=True, default=str))
+
+    @property
+    def suite_hash(self) -> str:
+        """sha256 (hex) of :meth:`canonical` as sorted, compact JSON: stored with every result,
+        so that results can be traced to the exact protocol, and a changed suite is noticed."""
+        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (stored next to the results)."""
@@ -174,6 +229,8 @@ class Suite:
             "name": self.name,
             "description": self.description,
             "source": self.source,
+            "margin": self.margin,
+            "metric": self.metric,
             "lambdas": list(self.lambdas),
             "seeds": list(self.seeds),
             "skip_missing": self.skip_missing,
@@ -189,7 +246,8 @@ class Suite:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One cell of the grid: a complete experiment plus its labels and stable id."""
+    """One cell of the grid: a complete experiment plus its labels and stable id (``fold``:
+    the test fold of a cross-validated dataset, None for a fixed test split)."""
 
     run_id: str
     dataset: str
@@ -197,6 +255,7 @@ class RunSpec:
     lam: float
     seed: int
     config: ExperimentConfig
+    fold: int | None = None
 
 
 def run_id(config: ExperimentConfig, dataset: str, model: str) -> str:
@@ -218,22 +277,27 @@ def run_id(config: ExperimentConfig, dataset: str, model: str) -> str:
 
 def expand_grid(suite: Suite, datasets: tuple[str, ...] | None = None) -> list[RunSpec]:
     """All runs of ``suite`` (optionally only the dataset labels in ``datasets``), in order
-    dataset, model, lambda, seed."""
+    dataset, model, lambda, seed, fold (a dataset with ``folds = k`` has k runs per seed, one
+    per test fold, all on the partition drawn with :data:`FOLD_SEED`)."""
     specs = []
     for ds in suite.datasets:
         if datasets is not None and ds.label not in datasets:
             continue
+        folds: list[int | None] = list(range(ds.data.folds)) if ds.data.folds else [None]
         for m in suite.models:
             if ds.models is not None and m.label not in ds.models:
                 continue
             for lam in suite.lambdas:
                 for seed in suite.seeds:
-                    cfg = ExperimentConfig(
-                        data=ds.data, model=m.spec, train=replace(suite.train, lam=lam, seed=seed)
-                    )
-                    specs.append(
-                        RunSpec(run_id(cfg, ds.label, m.label), ds.label, m.label, lam, seed, cfg)
-                    )
+                    for fold in folds:
+                        data = ds.data if fold is None else replace(ds.data, fold=fold)
+                        cfg = ExperimentConfig(
+                            data=data,
+                            model=m.spec,
+                            train=replace(suite.train, lam=lam, seed=seed),
+                        )
+                        rid = run_id(cfg, ds.label, m.label)
+                        specs.append(RunSpec(rid, ds.label, m.label, lam, seed, cfg, fold))
     return specs
 
 
@@ -387,6 +451,8 @@ def _dataset(i: int, d: Any, frames: dict[str, Any], src: str) -> SuiteDataset:
             train_per_class=d.get("train_per_class"),
             test_per_class=d.get("test_per_class"),
             augment_shift=int(d.get("augment_shift", 0)),
+            folds=d.get("folds"),
+            fold_seed=FOLD_SEED,
         )
     except SuiteError:
         raise  # already names the file and the place
@@ -477,15 +543,27 @@ def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
         "[suite]",
         src,
     )
-    for key in ("name", "description", "energy"):
+    for key in ("name", "description", "energy", "metric"):
         if key in head and not isinstance(head[key], str):
             raise SuiteError(f"{src}: [suite] {key}={head[key]!r} must be a string")
+    metric = head.get("metric", "accuracy")
+    if metric not in TASK_METRICS:
+        raise SuiteError(
+            f"{src}: [suite] metric={metric!r} is not a task metric; known: "
+            f"{TASK_METRICS.names()} (register your own with "
+            "spikeenergy.train.register_task_metric)"
+        )
+    margin = head.get("margin", DEFAULT_MARGIN)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)):
+        raise SuiteError(
+            f"{src}: [suite] margin={margin!r} must be a number in (0, 1), e.g. 0.01 (one point)"
+        )
     reserved = sorted(set(train_raw) & TRAIN_RESERVED)
     if reserved:
         raise SuiteError(
             f"{src}: [train] must not set {reserved}: seeds and lambdas come from "
-            f"[suite] seeds/lambdas, energy and target from [suite] energy/target, device "
-            f"from the command line"
+            f"[suite] seeds/lambdas, energy and target from [suite] energy/target, the task "
+            f"metric from [suite] metric, device from the command line"
         )
     try:
         train = TrainConfig(
@@ -494,10 +572,10 @@ def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
             energy_options=dict(energy_options),
             target=head.get("target", DEFAULT_TARGET),
             target_accuracy=head.get("target_accuracy"),
+            metric=metric,
         )
         get_cost_model(train.target)
         make_energy_term(train)
-        task_metric(train.metric)  # a typo fails here, not in every run
     except (TypeError, ValueError, KeyError) as exc:
         raise SuiteError(f"{src}: [train]/[suite]: {exc}") from None
     frames = raw.get("frames", {})
@@ -522,6 +600,7 @@ def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
         source=source,
         modules=modules,
         keep_checkpoints=keep,
+        margin=margin,
     )
 
 

@@ -10,8 +10,10 @@ from typing import Any
 
 from spikeenergy.bench import (
     ResultsStore,
+    fold_means,
     load_suite,
     make_executor,
+    ok_runs,
     run_sweep,
     summarize,
     summary_text,
@@ -77,8 +79,8 @@ def _run(args: argparse.Namespace, modules: list[str]) -> int:
         print(f"skipped dataset {label}: {reason}")
     print(f"suite {suite.name}: {res.total} runs ({res.already_done} already done, "
           f"{res.ok} ok, {res.failed} failed this time) in {elapsed:.0f} s")
-    if (res.table["status"] == "ok").any():
-        print(summary_text(summarize(res.table)))
+    if (res.table["status"] == "ok").any():  # one value per seed (over its folds, if any)
+        print(summary_text(summarize(fold_means(ok_runs(res.table))), suite.metric))
     if not args.no_report:
         print(f"report: {write_report(out)}")
     print(f"results: {out / 'results.csv'}, {out / 'results.h5'}")

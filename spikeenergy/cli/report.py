@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from spikeenergy.bench import ResultsStore, summarize, summary_text, write_report
+from spikeenergy.bench import (
+    ResultsStore,
+    fold_means,
+    ok_runs,
+    summarize,
+    summary_text,
+    write_report,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -15,8 +22,9 @@ def add_parser(sub: Any) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("results", help="results folder written by `spikeenergy bench`")
     p.add_argument("--out", default=None, help="write the report here (default: RESULTS)")
-    p.add_argument("--tolerance", type=float, default=0.01,
-                   help="accuracy loss allowed when looking for the lowest relative energy")
+    p.add_argument("--n-boot", type=int, default=4000,
+                   help="bootstrap replicates per comparison (the equivalence margin and task "
+                   "metric come from the suite, fixed before the runs)")
     p.set_defaults(func=run)
 
 
@@ -26,9 +34,11 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None and store.root.is_dir() and not store.writable():
         raise ValueError(f"{args.results} is read-only: pass --out DIR to write the report "
                          "elsewhere")
-    path = write_report(args.results, args.out, tolerance=args.tolerance)
+    if args.n_boot < 100:
+        raise ValueError(f"--n-boot {args.n_boot} is too few replicates for a CI; use >= 100")
+    path = write_report(args.results, args.out, n_boot=args.n_boot)
     table = store.table()
-    if (table["status"] == "ok").any():
-        print(summary_text(summarize(table)))
+    if (table["status"] == "ok").any():  # one value per seed (over its folds, if any)
+        print(summary_text(summarize(fold_means(ok_runs(table)))))
     print(f"report: {path}")
     return 0

@@ -21,7 +21,12 @@ import torch
 import spikeenergy
 from spikeenergy.data import FrameConfig, FrameDataset, load_dataset
 from spikeenergy.data.augment import AugmentedDataset, RandomShift
-from spikeenergy.data.splits import limit_per_class, validation_split
+from spikeenergy.data.splits import (
+    PooledDataset,
+    kfold_split,
+    limit_per_class,
+    validation_split,
+)
 from spikeenergy.energy import BUILTIN_COST_MODELS
 from spikeenergy.models import ModelSpec, build_model, count_parameters
 from spikeenergy.train.checkpoint import atomic_write_bytes, read_checkpoint, save_checkpoint
@@ -44,14 +49,43 @@ class DataConfig:
     train_per_class: int | None = None  # cap on training samples per class (quick runs)
     test_per_class: int | None = None
     augment_shift: int = 0  # random +-pixels shift of 2-D training frames per sample (0: off)
+    # k-fold cross-validation over all recordings (train + test pooled): ``folds`` folds, this
+    # run tests on fold ``fold``; the partition is drawn with ``fold_seed``, which is fixed by
+    # the suite (not the training seed), so that every seed tests on the same recordings
+    folds: int | None = None
+    fold: int | None = None
+    fold_seed: int = 0
 
     def __post_init__(self) -> None:
         if self.augment_shift < 0:
             raise ValueError(f"augment_shift={self.augment_shift} must be >= 0 pixels")
+        if self.folds is None:
+            if self.fold is not None:
+                raise ValueError(f"fold={self.fold} needs folds (the number of folds, >= 2)")
+            return
+        if isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2:
+            raise ValueError(f"folds={self.folds!r} must be a whole number >= 2 (or absent)")
+        # fold None: a suite's template, expanded into one config per fold by the grid
+        if self.fold is not None and (
+            isinstance(self.fold, bool)
+            or not isinstance(self.fold, int)
+            or not 0 <= self.fold < self.folds
+        ):
+            raise ValueError(f"fold={self.fold!r} must be a whole number in 0..{self.folds - 1}")
+        if self.test_per_class is not None:
+            raise ValueError(
+                "test_per_class cannot be combined with folds: with k-fold cross-validation the "
+                "test set is a fold of all recordings; drop test_per_class"
+            )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON friendly)."""
-        return asdict(self)
+        """Plain dict (JSON friendly). The k-fold keys are left out when there are no folds, so
+        configs (and run ids) of datasets without folds are those of earlier versions."""
+        d = asdict(self)
+        if self.folds is None:
+            for key in ("folds", "fold", "fold_seed"):
+                d.pop(key)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataConfig:
@@ -118,9 +152,26 @@ def prepare_data(cfg: DataConfig, seed: int, opener: FrameOpener = open_frames) 
     Validation is split without leaks (:func:`spikeenergy.data.splits.validation_split`): by
     recording (or with a gap) for datasets of overlapping windows such as emg-roshambo,
     class-stratified for datasets of separate recordings.
+
+    With ``cfg.folds`` (k-fold cross-validation), the train and test splits are pooled
+    (:class:`~spikeenergy.data.splits.PooledDataset`), fold ``cfg.fold`` of a stratified
+    partition drawn with ``cfg.fold_seed`` is the test set (its ``indices`` are positions in
+    the pool: sample ids shared by every run of that fold), and training (capped by
+    ``train_per_class`` with ``seed``) and validation come from the other folds only.
     """
-    train_all = frame_split(cfg, "train", seed, opener)
-    test = frame_split(cfg, "test", seed, opener)
+    test: Any
+    if cfg.folds is not None:
+        if cfg.fold is None:
+            raise ValueError(
+                f"folds={cfg.folds} but no fold: say which fold this run tests on "
+                f"(fold = 0..{cfg.folds - 1}; a suite's grid sets it per run)"
+            )
+        pool = PooledDataset([opener(cfg, "train"), opener(cfg, "test")])
+        rest, test = kfold_split(pool, cfg.folds, cfg.fold, cfg.fold_seed)
+        train_all = limit_per_class(rest, cfg.train_per_class, seed)
+    else:
+        train_all = frame_split(cfg, "train", seed, opener)
+        test = frame_split(cfg, "test", seed, opener)
     train: Any
     val: Any
     if cfg.val_fraction > 0:

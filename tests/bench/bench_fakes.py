@@ -156,3 +156,82 @@ def sweep_script(out: Path, fn: str = "slow_fake_run", workers: int = 0) -> str:
     return SWEEP_SCRIPT.format(
         here=str(Path(__file__).parent), out=str(out), fn=fn, workers=workers
     )
+
+
+# ----------------------------------------------------------------------------- planted effects
+#
+# A fake sweep whose records carry per-sample predictions with effects planted by hand: with
+# ``perm`` a permutation of the split's positions drawn from the seed, lambda = 0 is wrong on
+# perm[:k] of each split, and every other lambda on a window of perm given below, so that every
+# paired difference to lambda = 0 is known exactly:
+#   validation (1,000 samples, 10 % wrong at lambda = 0, accuracy 0.900):
+#     lam 0.01, 0.1: wrong on perm[10:110]: 10 samples fixed, 10 broken -> difference 0.000
+#     lam 1.0:       wrong on perm[:130]: 30 more wrong -> difference -0.030 (a 3-point loss)
+#   test (500 samples, one permutation for every seed, so the seeds test the same samples; seed
+#   s shifts every window's end by s): wrong on perm[:50 + s] at lambda = 0 (accuracy
+#   0.900 - s / 500, mean over seeds 0-2: 0.898):
+#     lam 0.01: perm[:50 + s] (0.898), lam 0.1: perm[:55 + s] (0.888, -0.010),
+#     lam 1.0: perm[:50 + s] (0.898): its test shows no loss, but selection must not look
+#     at test
+#   energy per inference (fake ledger) 1 / (1 + 10 lam) x (1 + 0.01 seed): a ratio to
+#   lambda = 0 of 1 / (1 + 10 lam) for every seed.
+
+PLANT_VAL_N, PLANT_TEST_N = 1000, 500
+PLANT_VAL = {0.0: (0, 100), 0.01: (10, 110), 0.1: (10, 110), 1.0: (0, 130)}
+PLANT_TEST = {0.0: (0, 50), 0.01: (0, 50), 0.1: (0, 55), 1.0: (0, 50)}
+
+
+def _planted_split(n: int, window: tuple[int, int], seed: int, salt: int,
+                   energy: float, ids: list[int] | None = None, shift: int = 0) -> dict[str, Any]:
+    import numpy as np
+
+    labels = [i % 10 for i in range(n)]
+    perm = np.random.default_rng([seed, salt]).permutation(n)
+    wrong = set(perm[window[0]:window[1] + shift].tolist())
+    preds = [(y + 1) % 10 if i in wrong else y for i, y in enumerate(labels)]
+    acc = 1.0 - len(wrong) / n
+    out = {"accuracy": acc, "loss": 1.0 - acc, "energy": {"joules": energy}, "n_samples": n,
+           "scores": {"accuracy": acc}, "predictions": preds, "labels": labels,
+           "ledger": fake_ledger(energy)}
+    if ids is not None:
+        out["sample_ids"] = ids
+    return out
+
+
+def planted_metrics(spec: RunSpec) -> dict[str, Any]:
+    """Metrics of a planted run (see the comment above); a fold shifts the test ids so that
+    k folds test disjoint samples."""
+    m = fake_metrics(spec)
+    energy = 1.0 / (1.0 + 10.0 * spec.lam) * (1.0 + 0.01 * spec.seed)
+    fold = spec.fold or 0
+    test_ids = list(range(fold * PLANT_TEST_N, (fold + 1) * PLANT_TEST_N))
+    m["val"] = _planted_split(PLANT_VAL_N, PLANT_VAL[spec.lam], spec.seed, 1 + fold, energy)
+    # the test permutation does not depend on the seed: every seed errs on the same samples
+    m["test"] = _planted_split(PLANT_TEST_N, PLANT_TEST[spec.lam], 0, 2 + fold, energy,
+                               test_ids if spec.fold is not None else None, shift=spec.seed)
+    m["dataset"] = {"name": spec.dataset, "n_train": 10, "n_val": PLANT_VAL_N,
+                    "n_test": PLANT_TEST_N, "num_classes": 10}
+    m["best_val_accuracy"] = m["val"]["accuracy"]
+    return m
+
+
+def planted_run(spec: RunSpec) -> dict[str, Any]:
+    """Instant fake run with planted per-sample predictions."""
+    return planted_metrics(spec)
+
+
+def planted_suite(margin: float = 0.01, n_models: int = 1, name: str = "planted") -> Suite:
+    """1 dataset x ``n_models`` x lambdas (0, 0.01, 0.1, 1) x 3 seeds, for planted runs."""
+    from dataclasses import replace
+
+    return replace(tiny_suite(n_models=n_models, lambdas=tuple(PLANT_VAL), seeds=(0, 1, 2)),
+                   name=name, margin=margin)
+
+
+def distinct_run(spec: RunSpec) -> dict[str, Any]:
+    """Fake run whose test accuracy (0.123456) and validation accuracy (0.654321) are easy
+    to tell apart in printed text."""
+    m = fake_metrics(spec)
+    m["test"]["accuracy"] = 0.123456
+    m["val"]["accuracy"] = 0.654321
+    return m
