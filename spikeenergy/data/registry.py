@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spikeenergy.data import emg, tonic_sets
+from spikeenergy.data import emg, mnist10k, tonic_sets
 from spikeenergy.data.base import DatasetCard, EventDataset
 from spikeenergy.data.digits_dvs import SENSOR_SIZE, DigitsDVS
 from spikeenergy.data.root import resolve_data_root
@@ -45,12 +45,19 @@ def _roshambo(root: Path, split: str, download: bool, **options: Any) -> emg.Ros
     return emg.RoshamboEMG(root=root, split=split, **options)
 
 
+def _mnist10k(root: Path, split: str, download: bool, **options: Any) -> mnist10k.MNIST10k:
+    if download:
+        raise ValueError("mnist10k cannot be downloaded by spikeenergy; see its dataset card")
+    return mnist10k.MNIST10k(root=root, split=split, **options)
+
+
 DATASETS.add("digits-dvs", DatasetEntry(DIGITS_CARD, _digits))
 DATASETS.add("emg-roshambo", DatasetEntry(emg.CARD, _roshambo))
 DATASETS.add("nmnist", DatasetEntry(tonic_sets.CARDS["nmnist"], tonic_sets.load_nmnist))
 DATASETS.add("dvsgesture", DatasetEntry(tonic_sets.CARDS["dvsgesture"], tonic_sets.load_dvsgesture))
 DATASETS.add("shd", DatasetEntry(tonic_sets.CARDS["shd"], tonic_sets.load_shd))
 DATASETS.add("pokerdvs", DatasetEntry(tonic_sets.CARDS["pokerdvs"], tonic_sets.load_pokerdvs))
+DATASETS.add("mnist10k", DatasetEntry(mnist10k.CARD, _mnist10k))
 
 
 def load_dataset(
