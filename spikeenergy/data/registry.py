@@ -24,7 +24,7 @@ from typing import Any
 
 import tonic
 
-from spikeenergy.data import digits_dvs, emg, fashion_mnist, tonic_sets
+from spikeenergy.data import digits_dvs, emg, fashion_mnist, mnist10k, tonic_sets
 from spikeenergy.data.base import DatasetCard, EventDataset
 from spikeenergy.data.digits_dvs import SENSOR_SIZE, DigitsDVS
 from spikeenergy.data.root import resolve_data_root
@@ -218,6 +218,22 @@ DATASETS.add(
         fashion_mnist.CARDS["fashion-smnist"],
         fashion_mnist.load_fashion_smnist,
         _signature_options(fashion_mnist.SMNIST, {"self", "root", "split"}),
+    ),
+)
+
+
+def _mnist10k(root: Path, split: str, download: bool, **options: Any) -> mnist10k.MNIST10k:
+    if download:
+        raise ValueError("mnist10k cannot be downloaded by spikeenergy; see its dataset card")
+    return mnist10k.MNIST10k(root=root, split=split, **options)
+
+
+DATASETS.add(
+    "mnist10k",
+    DatasetEntry(
+        mnist10k.CARD,
+        _mnist10k,
+        _dataclass_options(mnist10k.MNIST10k, {"root", "split", "sensor_size", "classes"}),
     ),
 )
 

@@ -67,7 +67,7 @@ class DenseMemoryClassifier:
         self.memories = self._normalize(features.float())
         self.labels = labels
         n, f = features.shape
-        return OpCounts(acs=float(n * f), macs=float(n * f))  # mean + norms
+        return OpCounts.executed(acs=float(n * f), macs=float(n * f))  # mean + norms
 
     def _check(self) -> tuple[Tensor, Tensor]:
         if self.memories is None or self.labels is None:
@@ -97,10 +97,11 @@ class DenseMemoryClassifier:
         return self.energy(features).argmin(dim=1)
 
     def inference_ops(self) -> OpCounts:
-        """Ops per classified sample: P x F MACs (similarities) + F (normalising) + P exps."""
+        """Ops per classified sample: P x F MACs (similarities) + 2F (centring, normalising) + P
+        (exponentials, counted as one MAC each): arithmetic outside any network."""
         mem, _ = self._check()
         p, f = mem.shape
-        return OpCounts(macs=float(p * f + 2 * f + p))
+        return OpCounts.executed(macs=float(p * f + 2 * f + p))
 
 
 __all__ = ["DenseMemoryClassifier"]

@@ -8,6 +8,7 @@ import torch
 from sklearn.neighbors import KNeighborsClassifier
 
 from spikeenergy.dynamics import modern_hopfield_energy
+from spikeenergy.energy import COUNTS
 from spikeenergy.onepass import (
     CountEncoder,
     DenseMemoryClassifier,
@@ -73,26 +74,50 @@ def test_dam_errors():
         DenseMemoryClassifier().predict(torch.ones(1, 2))
 
 
-def test_count_encoder_and_random_encoder_ops():
+def test_count_encoder_ops_and_opcounts_names():
     x = torch.zeros(2, 1, 3)  # (T=2, B=1, F=3) with 3 events in total
     x[0, 0, 0] = 1
     x[1, 0, 1] = 2
     feats, ops = CountEncoder().encode(x)
-    assert feats.tolist() == [[1.0, 2.0, 0.0]] and ops.acs == 3.0
-    enc = RandomSpikingEncoder(3, hidden=4, seed=0)
-    # 3 events x 4 synapses = 12 ACs; 2 steps x 1 sample x 4 neurons = 8 updates
-    ops = enc.ops(x)
-    assert ops.acs == 12.0 and ops.neuron_updates == 8.0
+    assert feats.tolist() == [[1.0, 2.0, 0.0]]
+    # one accumulate per event, executed on every target: dense = executed
+    assert ops.acs == 3.0 and ops.dense_ops == 3.0 and ops.macs == 0.0
+    assert set(ops.as_counts()) == set(COUNTS)  # priced only by CostModel.price
+    assert (ops + ops).scaled(0.5) == ops
+
+
+def test_random_encoder_ledger_counts_hand_computed():
+    enc = RandomSpikingEncoder(3, hidden=4, seed=0)  # snnTorch Leaky, beta 0.9, threshold 1
+    w = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.3, 0.0], [0.5, 0.5, 0.0], [-1.0, 0.0, 0.0]])
+    with torch.no_grad():
+        enc.fc.weight.copy_(w)  # effective fan-out: input 0 -> 3 synapses, 1 -> 2, 2 -> 0
+    x = torch.zeros(2, 1, 3)  # (T=2, B=1, F=3)
+    x[0, 0, 0] = 1.0  # step 0: binary input -> accumulates
+    x[1, 0, 1] = 2.0  # step 1: an event count of 2 -> graded input (multiply-accumulates)
+    feats, ops = enc.encode(x)
+    # step 0: currents (2, 0, 0.5, -1) -> neuron 0 fires (2 > 1)
+    # step 1: currents (0, 0.6, 1.0, 0); membranes: n0 0.9*2 - 1 (reset) = 0.8, n1 0.6,
+    #         n2 0.9*0.5 + 1.0 = 1.45 -> fires, n3 -0.9
+    assert feats.tolist() == [[1.0, 0.0, 1.0, 0.0]]
+    assert ops.acs == 1 * 3  # one binary input x its 3 existing synapses
+    assert ops.macs == 1 * 2  # one graded input x its 2 existing synapses
+    assert ops.graded_events == 2 * 2  # |input| 2 x 2 synapses
+    assert ops.dense_ops == 2 * 3 * 4  # T x F x H, zeros included
+    assert ops.neuron_updates == 2 * 4 and ops.state_words == 2 * 4  # T x H, 1 word (Leaky)
+    assert ops.spikes == 2 and ops.active_updates == 2
     same = RandomSpikingEncoder(3, hidden=4, seed=0)
-    assert torch.equal(enc.weight, same.weight)
+    assert torch.equal(RandomSpikingEncoder(3, hidden=4, seed=0).base_weight, same.base_weight)
 
 
-def test_calibration_sets_current_std():
+def test_calibration_sets_current_std_and_folds_the_gain():
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(6, 20, 10, generator=g) < 0.3).float()
     enc = RandomSpikingEncoder(10, hidden=32, seed=1, target_std=1.5).calibrate(x)
-    cur = enc.gain * (x @ enc.weight.T)
+    with torch.no_grad():
+        cur = enc.fc(x)  # the frozen Linear holds gain x W0
     assert float(cur.std()) == pytest.approx(1.5, rel=1e-4)  # target_std x threshold (1.0)
+    assert torch.allclose(enc.fc.weight, enc.gain * enc.base_weight)
+    assert not enc.fc.weight.requires_grad
 
 
 def _streams(n_per_class, seed):
@@ -132,3 +157,27 @@ def test_spiking_scores_equal_total_drive(backend, tol):
     drive = hidden.sum(0) @ clf.weight.T
     assert out.sum() > 0  # the detectors do spike
     assert torch.allclose(clf.scores(x) * clf.threshold, drive, atol=tol * float(drive.abs().max()))
+
+
+def test_hebbian_ledger_counts_equal_hand_count():
+    # per sample: encoder synapses (binary inputs x existing fan-out) + detector synapses (hidden
+    # spikes x existing fan-out), one update per neuron and step, every spike
+    x, y = _streams(4, 3)
+    x = x.clamp(max=1.0)  # binary streams (_streams can stack two events in one bin)
+    enc = RandomSpikingEncoder(12, hidden=16, seed=0).calibrate(x)
+    clf = SpikingPrototypeClassifier(enc)
+    clf.fit(x, y)
+    with torch.no_grad():
+        clf.detectors.weight[0, :5] = 0.0  # pruned detector synapses are not counted
+    pred, ops = clf.predict_with_ops(x)
+    out, _, hidden = clf.detector_spikes(x)
+    t, b = x.shape[:2]
+    fan_in = (enc.fc.weight != 0).sum(0).double()  # (12,) synapses per input
+    fan_hidden = (clf.weight != 0).sum(0).double()  # (16,) synapses per hidden neuron
+    acs = float((x.double() * fan_in).sum() + (hidden.double() * fan_hidden).sum()) / b
+    assert ops.acs == pytest.approx(acs)
+    assert ops.macs == 0.0  # binary streams
+    assert ops.dense_ops == pytest.approx(t * (12 * 16 + 16 * 2))
+    assert ops.neuron_updates == t * (16 + 2)
+    assert ops.spikes == pytest.approx(float(hidden.sum() + out.sum()) / b)
+    assert torch.equal(pred, clf.predict(x))
