@@ -150,9 +150,7 @@ def test_bench_workers_import_user_modules(
     assert report.stat().st_size > 0
 
 
-def test_train_table_metric_and_class_weights_reach_the_runs(
-    tmp_path: Path, cleanup: list[str]
-) -> None:
+def test_suite_metric_and_class_weights_reach_the_runs(tmp_path: Path, cleanup: list[str]) -> None:
     path = plugin_fakes.write_module(tmp_path, "walk_metric_mod", "walk-metric")
     cleanup.append("walk-metric")
     suite = tmp_path / "walk.toml"
@@ -162,8 +160,10 @@ def test_train_table_metric_and_class_weights_reach_the_runs(
             ["walk-metric"],
             options="{ n = 16 }",
             epochs=2,
-            suite_extra=f'modules = ["{path}"]\nkeep_checkpoints = false',
-            train_extra='metric = "balanced_accuracy"\nclass_weights = "balanced"',
+            suite_extra=(
+                f'modules = ["{path}"]\nkeep_checkpoints = false\nmetric = "balanced_accuracy"'
+            ),
+            train_extra='class_weights = "balanced"',
         )
     )
     s = load_suite(suite)
@@ -212,12 +212,12 @@ def test_suite_modules_and_keep_checkpoints_are_checked(
         load_suite(suite)
 
 
-def test_unknown_train_metric_fails_when_the_suite_loads(tmp_path: Path) -> None:
+def test_unknown_suite_metric_fails_when_the_suite_loads(tmp_path: Path) -> None:
     suite = tmp_path / "bad.toml"
     suite.write_text(
         plugin_fakes.suite_text(
-            "bad", ["digits-dvs"], train_extra='metric = "f2"', options="{ limit = 8 }"
+            "bad", ["digits-dvs"], suite_extra='metric = "f2"', options="{ limit = 8 }"
         )
     )
-    with pytest.raises(SuiteError, match=r"\[train\]/\[suite\]: unknown task metric 'f2'; known: "):
+    with pytest.raises(SuiteError, match=r"\[suite\] metric='f2' is not a task metric; known: "):
         load_suite(suite)
