@@ -25,6 +25,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--n-boot", type=int, default=4000,
                    help="bootstrap replicates per comparison (the equivalence margin and task "
                    "metric come from the suite, fixed before the runs)")
+    p.add_argument("--baseline", default=None, metavar="DIR",
+                   help="also compare this recipe with lambda = 0 of the results folder DIR (a "
+                   "baseline suite on the same data, folds and seeds): selection on validation, "
+                   "one test; writes vs_<baseline suite>.md (docs/benchmarks.md)")
     p.set_defaults(func=run)
 
 
@@ -41,4 +45,9 @@ def run(args: argparse.Namespace) -> int:
     if (table["status"] == "ok").any():  # one value per seed (over its folds, if any)
         print(summary_text(summarize(fold_means(ok_runs(table)))))
     print(f"report: {path}")
+    if args.baseline is not None:
+        from spikeenergy.bench.baseline import compare_with_baseline
+
+        vs = compare_with_baseline(args.results, args.baseline, args.out, n_boot=args.n_boot)
+        print(f"against the baseline: {vs}")
     return 0
