@@ -14,9 +14,9 @@ from spikeenergy.export.tables import (
     file_sha256,
     format_for,
     model_identity,
-    package_versions,
     write_report,
 )
+from spikeenergy.io import package_versions
 from spikeenergy.metrics.meter import EnergyReport, measure
 
 

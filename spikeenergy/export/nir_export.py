@@ -53,13 +53,13 @@ import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from spikeenergy.io import atomic_path
 from spikeenergy.metrics.base import TOTAL
 from spikeenergy.metrics.meter import EnergyReport
 
@@ -712,15 +712,8 @@ def export_nir(
         from spikeenergy.export.nir_check import verify_nir
 
         verify_nir(model, check_input, graph, input_shape=input_shape)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
-    try:
-        with _hdf5_creation_order():
-            nir.write(tmp, graph)
-        os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, _hdf5_creation_order():
+        nir.write(tmp, graph)
     return graph
 
 

@@ -324,9 +324,7 @@ class ArchitectureObjective:
         import json
 
         want = json.loads(json.dumps(candidate.to_dict()))  # as stored (tuples -> lists)
-        for t in trial.study.get_trials(
-            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
-        ):
+        for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
             if t.user_attrs.get("candidate") == want and "duplicate_of" not in t.user_attrs:
                 return t
         return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 
 import torch
 
-import spikeenergy
 from spikeenergy.data import FrameConfig, FrameDataset, load_dataset
 from spikeenergy.data.augment import AugmentedDataset, RandomShift
 from spikeenergy.data.splits import (
@@ -28,8 +26,9 @@ from spikeenergy.data.splits import (
     validation_split,
 )
 from spikeenergy.energy import BUILTIN_COST_MODELS
+from spikeenergy.io import atomic_write, package_versions
 from spikeenergy.models import ModelSpec, build_model, count_parameters
-from spikeenergy.train.checkpoint import atomic_write_bytes, read_checkpoint, save_checkpoint
+from spikeenergy.train.checkpoint import read_checkpoint, save_checkpoint
 from spikeenergy.train.config import TrainConfig
 from spikeenergy.train.loop import FitResult, evaluate, fit, make_energy_term
 from spikeenergy.train.scores import confusion_matrix
@@ -197,26 +196,10 @@ def build_seeded_model(
         return build_model(spec, frame_shape, num_classes)
 
 
-def versions() -> dict[str, str]:
-    """Versions of the packages that determine a run's numbers."""
-    import norse
-    import snntorch
-    import tonic
-
-    return {
-        "spikeenergy": spikeenergy.__version__,
-        "torch": torch.__version__,
-        "snntorch": snntorch.__version__,
-        "norse": getattr(norse, "__version__", "unknown"),
-        "tonic": tonic.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def write_json(path: Path, obj: Any) -> None:
     """Write JSON atomically (a reader never sees half a file)."""
     data = json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
-    atomic_write_bytes(path, lambda f: f.write(data))
+    atomic_write(path, data)
 
 
 def evaluation_record(ev: dict[str, Any], cfg: ExperimentConfig) -> dict[str, Any]:
@@ -256,7 +239,7 @@ def experiment_metrics(
         "schema": METRICS_SCHEMA,
         "config": cfg.to_dict(),
         "seed": seed,
-        "versions": versions(),
+        "versions": package_versions(),
         "device": str(cfg.train.resolved_device()),
         "model": {
             "family": cfg.model.family,
