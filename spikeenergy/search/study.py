@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +85,8 @@ def load_suite(path: str | os.PathLike[str]) -> SearchConfig:
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
 
-    from spikeenergy.data import FrameConfig
-    from spikeenergy.train import DataConfig, TrainConfig
+    from spikeenergy.data import DataConfig
+    from spikeenergy.train import TrainConfig
 
     p = Path(path)
     if not p.is_file():
@@ -105,17 +105,14 @@ def load_suite(path: str | os.PathLike[str]) -> SearchConfig:
         raise ValueError(
             f"{p}: unknown [study] keys {sorted(set(study) - known)}; known {sorted(known)}"
         )
-    data = dict(doc.get("data", {}))
-    frames = FrameConfig(**data.pop("frames", {}))
-    dknown = {f.name for f in fields(DataConfig)} - {"frames"}
-    if set(data) - dknown:
-        raise ValueError(
-            f"{p}: unknown [data] keys {sorted(set(data) - dknown)}; known {sorted(dknown)}"
-        )
+    try:
+        data = DataConfig.from_dict(dict(doc.get("data", {})))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{p}: [data]: {exc}") from None
     get_cost_model(study.get("target", "cmos45"))  # fail early on a typo
     return SearchConfig(
         name=study.get("name", p.stem),
-        data=DataConfig(frames=frames, **data),
+        data=data,
         train=TrainConfig.from_dict(dict(doc.get("train", {}))),
         space=SearchSpace.from_dict(dict(doc.get("space", {}))),
         pruning=DominancePruning(**doc.get("pruning", {})),
