@@ -33,7 +33,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -314,6 +314,44 @@ def _read_record_group(g: h5py.Group) -> RunRecord:
         fold=int(a["fold"]) if int(a.get("fold", -1)) >= 0 else None,
         suite=str(a.get("suite", "")),
         suite_hash=str(a.get("suite_hash", "")),
+    )
+
+
+def ok_record(
+    *,
+    run_id: str,
+    dataset: str,
+    model: str,
+    lam: float,
+    seed: int,
+    config: Mapping[str, Any],
+    metrics: dict[str, Any],
+    duration_s: float,
+    fold: int | None = None,
+    suite: str = "",
+    suite_hash: str = "",
+    extra: Mapping[str, Any] | None = None,
+) -> RunRecord:
+    """The record of a run that finished here and now: status "ok", stamped with this host and
+    the current UTC time (what :meth:`ResultsStore.put` stores and ``spikeenergy report``
+    reads). Producers of runs outside a sweep (e.g. a search's trials) build their records
+    with it, so every record carries the same provenance."""
+    return RunRecord(
+        run_id=run_id,
+        status="ok",
+        dataset=dataset,
+        model=model,
+        lam=float(lam),
+        seed=int(seed),
+        config=dict(config),
+        metrics=metrics,
+        duration_s=float(duration_s),
+        host=socket.gethostname(),
+        finished_at=_now(),
+        extra=dict(extra or {}),
+        fold=fold,
+        suite=suite,
+        suite_hash=suite_hash,
     )
 
 

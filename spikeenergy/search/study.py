@@ -15,10 +15,12 @@ starter is therefore never pruned merely for its accuracy.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from typing import Any
 import optuna
 
 from spikeenergy.energy.cost_models import cost_model_registry, get_cost_model
+from spikeenergy.io import atomic_write
 from spikeenergy.search.space import Candidate, SearchSpace, candidate_from_params
 
 log = logging.getLogger(__name__)
@@ -153,6 +156,18 @@ def make_storage(url: str, heartbeat_s: int | None = 60, grace_s: int | None = N
     raise AssertionError("unreachable")
 
 
+@contextlib.contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Optuna's per-trial INFO lines off while the block runs; the caller's verbosity is
+    restored after it (the library never leaves Optuna's global logging changed)."""
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(before, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
 def open_study(
     name: str,
     storage: Any,
@@ -166,13 +181,13 @@ def open_study(
     The sampler seed mixes ``seed``, ``worker`` and the number of trials already stored, so
     workers and restarts propose different (but reproducible) first-generation candidates.
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    probe = optuna.create_study(
-        storage=storage,
-        study_name=name,
-        directions=list(directions),  # type: ignore[arg-type]
-        load_if_exists=True,
-    )
+    with quiet_optuna():
+        probe = optuna.create_study(
+            storage=storage,
+            study_name=name,
+            directions=list(directions),  # type: ignore[arg-type]
+            load_if_exists=True,
+        )
     n_existing = len(probe.get_trials(deepcopy=False))
     sampler = optuna.samplers.NSGAIISampler(
         population_size=population_size,
@@ -189,34 +204,16 @@ def run_search(
     progress: bool = False,
 ) -> optuna.Study:
     """Run ``n_trials`` more trials (and/or until ``timeout_s``) of ``objective`` on ``study``."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study.optimize(
-        objective,
-        n_trials=n_trials,
-        timeout=timeout_s,
-        catch=(FloatingPointError,),  # a diverged candidate is a FAILED trial, not a crash
-        show_progress_bar=progress,
-        gc_after_trial=True,
-    )
-    return study
-
-
-def pareto_mask(
-    points: Sequence[Sequence[float]], directions: Sequence[str] = DIRECTIONS
-) -> list[bool]:
-    """Non-dominated flags of ``points`` (duplicates all kept) under the given directions."""
-    sign = [1.0 if d == "minimize" else -1.0 for d in directions]
-    pts = [[s * v for s, v in zip(sign, p, strict=True)] for p in points]
-    out = []
-    for i, p in enumerate(pts):
-        dominated = any(
-            all(a <= b for a, b in zip(q, p, strict=True))
-            and any(a < b for a, b in zip(q, p, strict=True))
-            for j, q in enumerate(pts)
-            if j != i
+    with quiet_optuna():
+        study.optimize(
+            objective,
+            n_trials=n_trials,
+            timeout=timeout_s,
+            catch=(FloatingPointError,),  # a diverged candidate is a FAILED trial, not a crash
+            show_progress_bar=progress,
+            gc_after_trial=True,
         )
-        out.append(not dominated)
-    return out
+    return study
 
 
 # --------------------------------------------------------------------- architecture objective
@@ -275,10 +272,7 @@ class ArchitectureObjective:
         energies: dict[str, float],
     ) -> None:
         """Store a finished trial as a benchmark run record (atomic; see spikeenergy.bench)."""
-        import datetime as dt
-        import socket
-
-        from spikeenergy.bench.store import ResultsStore, RunRecord
+        from spikeenergy.bench.store import ResultsStore, ok_record
         from spikeenergy.train import ExperimentConfig
         from spikeenergy.train.experiment import experiment_metrics
 
@@ -295,19 +289,16 @@ class ArchitectureObjective:
         label += " " + "-".join(str(w) for w in spec.hidden)
         if candidate.glia_ratio > 0:
             label += f" glia {candidate.glia_ratio:g}"
-        ResultsStore(self.store_dir).write(
-            RunRecord(
+        ResultsStore(self.store_dir).put(
+            ok_record(
                 run_id=f"trial-{number:05d}",
-                status="ok",
                 dataset=self.config.data.name,
                 model=f"#{number} {label}",
                 lam=candidate.lam,
-                seed=int(train_cfg.seed),
+                seed=train_cfg.seed,
                 config=cfg.to_dict(),
                 metrics=metrics,
-                duration_s=float(result.efficiency["wall_time_s"]),
-                host=socket.gethostname(),
-                finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                duration_s=result.efficiency["wall_time_s"],
             )
         )
 
@@ -318,8 +309,6 @@ class ArchitectureObjective:
         NSGA-II often proposes a candidate again (parameters a candidate does not use, such as
         the widths past its depth, may differ); reusing the stored result saves the training.
         """
-        import json
-
         want = json.loads(json.dumps(candidate.to_dict()))  # as stored (tuples -> lists)
         for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
             if t.user_attrs.get("candidate") == want and "duplicate_of" not in t.user_attrs:
@@ -412,9 +401,8 @@ def trials_frame(study: optuna.Study) -> Any:
 def write_outputs(
     study: optuna.Study, out_dir: str | os.PathLike[str], space: SearchSpace | None = None
 ) -> dict[str, Path]:
-    """Write trials.csv, front.csv, architectures.json and front.png; returns their paths."""
-    import json
-
+    """Write trials.csv, front.csv, architectures.json and front.png (each atomically); returns
+    their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = trials_frame(study)
@@ -424,9 +412,9 @@ def write_outputs(
         "architectures": out / "architectures.json",
         "plot": out / "front.png",
     }
-    df.to_csv(paths["trials"], index=False)
+    atomic_write(paths["trials"], df.to_csv(index=False))
     front = df[df["pareto"]].sort_values("energy_pj") if "energy_pj" in df else df.iloc[0:0]
-    front.to_csv(paths["front"], index=False)
+    atomic_write(paths["front"], front.to_csv(index=False))
     archs = []
     for t in sorted(study.best_trials, key=lambda t: t.values[1]):
         entry: dict[str, Any] = {
@@ -441,19 +429,23 @@ def write_outputs(
         else:
             entry["params"] = t.params
         archs.append(entry)
-    paths["architectures"].write_text(json.dumps(archs, indent=2, default=str))
+    atomic_write(paths["architectures"], json.dumps(archs, indent=2, default=str))
     plot_front(df, paths["plot"], study.study_name)
     return paths
 
 
 def plot_front(df: Any, path: Path, title: str) -> None:
-    """Scatter of all complete trials (energy log-x vs accuracy) with the Pareto front."""
-    import matplotlib
+    """Scatter of all complete trials (energy log-x vs accuracy) with the Pareto front.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn on a :class:`matplotlib.figure.Figure` (no pyplot state; the caller's backend is
+    left alone) and written atomically.
+    """
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    from spikeenergy.bench.plots import save_figure
+
+    fig = Figure(figsize=(6, 4), layout="tight")
+    ax = fig.subplots()
     done = df[df["state"] == "COMPLETE"] if "state" in df else df
     if "energy_pj" in done and len(done):
         fam = done["param_family"] if "param_family" in done else None
@@ -476,9 +468,7 @@ def plot_front(df: Any, path: Path, title: str) -> None:
     ax.set_ylabel("validation accuracy")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 __all__ = [
@@ -489,8 +479,8 @@ __all__ = [
     "load_suite",
     "make_storage",
     "open_study",
-    "pareto_mask",
     "plot_front",
+    "quiet_optuna",
     "run_search",
     "trials_frame",
     "write_outputs",

@@ -11,7 +11,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from spikeenergy.search import DominancePruning, make_storage, open_study, pareto_mask, run_search
+from spikeenergy.bench.stats import pareto_mask
+from spikeenergy.search import DominancePruning, make_storage, open_study, run_search
+from spikeenergy.search.study import quiet_optuna
 from spikeenergy.search.synthetic import known_front, synthetic_objective
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,8 +24,23 @@ def test_pareto_mask_hand_example():
     # neither of them? (0.9, 5) has higher acc but more energy, (0.5, 1) less energy but lower
     # acc -> (0.6, 3) is non-dominated too; (0.5, 2) is dominated by (0.5, 1) (same acc, less E);
     # (0.4, 6) is dominated by everything.
-    pts = [(0.9, 5.0), (0.5, 1.0), (0.6, 3.0), (0.5, 2.0), (0.4, 6.0)]
-    assert pareto_mask(pts) == [True, True, True, False, False]
+    acc = [0.9, 0.5, 0.6, 0.5, 0.4]
+    energy = [5.0, 1.0, 3.0, 2.0, 6.0]
+    assert pareto_mask(energy, acc).tolist() == [True, True, True, False, False]
+
+
+def test_quiet_optuna_restores_the_callers_verbosity():
+    before = optuna.logging.get_verbosity()
+    try:
+        optuna.logging.set_verbosity(optuna.logging.DEBUG)
+        with quiet_optuna():
+            assert optuna.logging.get_verbosity() == optuna.logging.WARNING
+        assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # quieter than WARNING: kept
+        with quiet_optuna():
+            assert optuna.logging.get_verbosity() == optuna.logging.ERROR
+    finally:
+        optuna.logging.set_verbosity(before)
 
 
 def test_search_recovers_known_front():
@@ -39,7 +56,8 @@ def test_search_recovers_known_front():
     assert len(front) >= 9
     # Optuna's best_trials agrees with an independent O(n^2) dominance check
     pts = [tuple(t.values) for t in done]
-    mine = {p for p, keep in zip(pts, pareto_mask(pts), strict=True) if keep}
+    keep = pareto_mask([e for _, e in pts], [a for a, _ in pts])
+    mine = {p for p, k in zip(pts, keep, strict=True) if k}
     assert {(round(a, 6), round(e, 6)) for a, e in mine} == front
 
 
