@@ -45,6 +45,7 @@ from filelock import FileLock, Timeout
 
 from spikeenergy.energy import BUILTIN_COST_MODELS
 from spikeenergy.io import TMP_NAME, Writer, atomic_write
+from spikeenergy.models.families import is_spiking_family
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,15 @@ def flat_row(rec: RunRecord) -> dict[str, Any]:
     model = rec.config.get("model", {})
     train = rec.config.get("train", {})
     row: dict[str, Any] = {c: float("nan") for c in COLUMNS}
-    spiking = model.get("family", "").startswith("snn-")
+    spiking = is_spiking_family(model.get("family", ""))
+    if spiking is None:
+        log.warning(
+            "run %s: model family %r is not registered here, so its 'spiking' column is False; "
+            "import the module that registers it (suite modules / --module)",
+            rec.run_id,
+            model.get("family", ""),
+        )
+        spiking = False
     row.update(
         run_id=rec.run_id,
         status=rec.status,
