@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from spikeenergy.registry import Registry
@@ -205,6 +206,9 @@ class Backend:
     build: Callable[[Any], nn.Module]
     steps: Mapping[str, Callable[..., tuple[Tensor, Any]]]
     leaky_input: bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", MappingProxyType(dict(self.steps)))  # read-only
 
     def input_gain(self, beta: float) -> float:
         """The factor the input current is multiplied by before this library's neuron."""

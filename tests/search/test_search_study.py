@@ -10,11 +10,11 @@ from pathlib import Path
 
 import optuna
 import pytest
+from search_synthetic import known_front, synthetic_objective
 
 from spikeenergy.bench.stats import pareto_mask
 from spikeenergy.search import DominancePruning, make_storage, open_study, run_search
 from spikeenergy.search.study import quiet_optuna
-from spikeenergy.search.synthetic import known_front, synthetic_objective
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,7 +66,7 @@ WORKER = textwrap.dedent(
     import sys
     from functools import partial
     from spikeenergy.search import make_storage, open_study, run_search
-    from spikeenergy.search.synthetic import synthetic_objective
+    from search_synthetic import synthetic_objective
     url, worker, n, hb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[5]
     sleep = float(sys.argv[4])
     storage = make_storage(url, heartbeat_s=None if hb == "none" else int(hb))
@@ -79,7 +79,7 @@ WORKER = textwrap.dedent(
 def _worker(tmp_path, url, worker, n, sleep=0.0, hb="none"):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(Path(__file__).parent)])}
     return subprocess.Popen(
         [sys.executable, str(script), url, str(worker), str(n), str(sleep), hb],
         env=env,
