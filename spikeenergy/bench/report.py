@@ -180,7 +180,7 @@ class Protocol:
 
 
 def _pm(v: float, lo: float, hi: float, digits: int = 4) -> str:
-    """ "v [lo, hi]" (or just v without an interval)."""
+    """The cell text "v [lo, hi]" (or just v without an interval)."""
     if math.isnan(lo) or math.isnan(hi):
         return _fmt(v, digits)
     return f"{_fmt(v, digits)} [{_fmt(lo, digits)}, {_fmt(hi, digits)}]"

@@ -534,7 +534,7 @@ class ResultsStore:
             raise UnreadableRecordError(f"unreadable record {path}: {_reason(exc)}") from exc
 
     def _status_at(self, path: Path) -> str | None:
-        """ "ok" / "failed" of the record at ``path``; None when absent or unreadable (an
+        """Status "ok" / "failed" of the record at ``path``; None when absent or unreadable (an
         unreadable one is quarantined when the store is writable)."""
         if not path.is_file():
             return None

@@ -316,6 +316,7 @@ class ArchitectureObjective:
         return None
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
+        """Train the trial's candidate; return (validation accuracy, energy pJ per inference)."""
         from spikeenergy.search.space import suggest_candidate
         from spikeenergy.train import evaluate, fit
         from spikeenergy.train.loop import make_energy_term
