@@ -227,10 +227,22 @@ def _hand_summary() -> pd.DataFrame:
             if method == "svm" and k == 1:
                 continue  # a method absent at one size leaves its cell empty
             rows.append(
-                dict(dataset="toy", method=method, backprop=backprop, per_class=k, draws=2,
-                     accuracy=acc, ci95=ci, train_time_s=1.5, select_time_s=0.25,
-                     train_energy_uj=12.0, select_energy_uj=3.0, infer_energy_nj=0.5,
-                     chosen='{"C": 1.0} x2', median_epochs=4.0 if backprop else float("nan"))
+                dict(
+                    dataset="toy",
+                    method=method,
+                    backprop=backprop,
+                    per_class=k,
+                    draws=2,
+                    accuracy=acc,
+                    ci95=ci,
+                    train_time_s=1.5,
+                    select_time_s=0.25,
+                    train_energy_uj=12.0,
+                    select_energy_uj=3.0,
+                    infer_energy_nj=0.5,
+                    chosen='{"C": 1.0} x2',
+                    median_epochs=4.0 if backprop else float("nan"),
+                )
             )
     return pd.DataFrame(rows)
 
