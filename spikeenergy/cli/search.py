@@ -47,7 +47,9 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the suite, open (or resume) the study, run trials, write front, architectures, plot."""
     options = parse_dataset_options(args.dataset_option)
-    with user_code(module_specs(args)):
+    from spikeenergy.search.study import quiet_optuna
+
+    with user_code(module_specs(args)), quiet_optuna():
         return _run(args, options)
 
 

@@ -158,8 +158,9 @@ def make_storage(url: str, heartbeat_s: int | None = 60, grace_s: int | None = N
 
 @contextlib.contextmanager
 def quiet_optuna() -> Iterator[None]:
-    """Optuna's per-trial INFO lines off while the block runs; the caller's verbosity is
-    restored after it (the library never leaves Optuna's global logging changed)."""
+    """Optuna's per-trial INFO lines off while the block runs, the previous verbosity restored
+    after it. For applications (the ``spikeenergy search`` command uses it): the library's own
+    functions leave Optuna's logging, a process-wide setting, to their caller."""
     before = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(max(before, optuna.logging.WARNING))
     try:
@@ -181,13 +182,12 @@ def open_study(
     The sampler seed mixes ``seed``, ``worker`` and the number of trials already stored, so
     workers and restarts propose different (but reproducible) first-generation candidates.
     """
-    with quiet_optuna():
-        probe = optuna.create_study(
-            storage=storage,
-            study_name=name,
-            directions=list(directions),  # type: ignore[arg-type]
-            load_if_exists=True,
-        )
+    probe = optuna.create_study(
+        storage=storage,
+        study_name=name,
+        directions=list(directions),  # type: ignore[arg-type]
+        load_if_exists=True,
+    )
     n_existing = len(probe.get_trials(deepcopy=False))
     sampler = optuna.samplers.NSGAIISampler(
         population_size=population_size,
@@ -204,15 +204,14 @@ def run_search(
     progress: bool = False,
 ) -> optuna.Study:
     """Run ``n_trials`` more trials (and/or until ``timeout_s``) of ``objective`` on ``study``."""
-    with quiet_optuna():
-        study.optimize(
-            objective,
-            n_trials=n_trials,
-            timeout=timeout_s,
-            catch=(FloatingPointError,),  # a diverged candidate is a FAILED trial, not a crash
-            show_progress_bar=progress,
-            gc_after_trial=True,
-        )
+    study.optimize(
+        objective,
+        n_trials=n_trials,
+        timeout=timeout_s,
+        catch=(FloatingPointError,),  # a diverged candidate is a FAILED trial, not a crash
+        show_progress_bar=progress,
+        gc_after_trial=True,
+    )
     return study
 
 

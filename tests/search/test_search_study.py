@@ -43,6 +43,24 @@ def test_quiet_optuna_restores_the_callers_verbosity():
         optuna.logging.set_verbosity(before)
 
 
+def test_library_search_leaves_optuna_logging_to_the_caller():
+    seen = []
+
+    def objective(trial):
+        seen.append(optuna.logging.get_verbosity())  # the level while the library runs
+        return synthetic_objective(trial)
+
+    before = optuna.logging.get_verbosity()
+    try:
+        optuna.logging.set_verbosity(optuna.logging.DEBUG)
+        study = open_study("log", optuna.storages.InMemoryStorage(), seed=0, population_size=2)
+        run_search(study, objective, n_trials=2)
+        assert seen == [optuna.logging.DEBUG] * 2
+        assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
 def test_search_recovers_known_front():
     # in-memory storage: same sampler and study code, without 96 SQLite commits
     study = open_study("synthetic", optuna.storages.InMemoryStorage(), seed=1, population_size=10)
