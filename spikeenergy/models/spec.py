@@ -141,6 +141,8 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         fam = model_family(self.family)  # raises naming the known families
+        # registry names are case-insensitive: store the registered spelling (one run id)
+        object.__setattr__(self, "family", self.family.lower())
         _one_of("engine", self.engine, ENGINES)
         _one_of("backend", self.backend, tuple(BACKENDS))
         _one_of("readout", self.readout, READOUTS)

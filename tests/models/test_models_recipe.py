@@ -55,6 +55,7 @@ def toy_families() -> Iterator[None]:
 
 def test_a_registered_family_is_built_counted_and_restored(toy_families: None) -> None:
     assert "toy-mean" in FAMILIES  # the CLI's --model choices are the registry
+    assert ModelSpec("Toy-Mean") == ModelSpec("toy-mean")  # one spelling is stored
     spec = ModelSpec("toy-mean")
     model = build_model(spec, (2, 3), 4)
     assert isinstance(model, MeanLinear) and not model.is_spiking
