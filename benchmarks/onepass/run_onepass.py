@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from spikeenergy.data import DatasetNotFoundError, FrameConfig
+from spikeenergy.io import atomic_write
 from spikeenergy.onepass.benchmark import (
     DEFAULT_MAX_FOLDS,
     DEFAULT_MAX_STEPS,
@@ -121,16 +122,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"{name}: {len(df)} runs in {time.perf_counter() - t0:.1f} s", flush=True)
         frames.append(df)
-        pd.concat(frames).to_csv(out / "rows.csv", index=False)  # keep partial results
+        atomic_write(out / "rows.csv", pd.concat(frames).to_csv(index=False))  # partial results
     if not frames:
         print("no dataset available; nothing written", file=sys.stderr)
         return 1
     rows = pd.concat(frames, ignore_index=True)
-    rows.to_csv(out / "rows.csv", index=False)
+    atomic_write(out / "rows.csv", rows.to_csv(index=False))
     summary = summarize(rows)
-    summary.to_csv(out / "summary.csv", index=False)
+    atomic_write(out / "summary.csv", summary.to_csv(index=False))
     table = markdown_table(summary)
-    (out / "table.md").write_text(table + "\n\n" + selection_table(summary) + "\n")
+    atomic_write(out / "table.md", table + "\n\n" + selection_table(summary) + "\n")
     plot_accuracy(summary, str(out / "accuracy.png"))
     print(table)
     print(f"wrote {out}/rows.csv, summary.csv, table.md, accuracy.png")

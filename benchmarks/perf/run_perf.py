@@ -582,7 +582,7 @@ def bench_fashion(args: argparse.Namespace) -> dict[str, Any] | None:
         return None
     from spikeenergy.data import FrameConfig, FrameDataset, make_loader
     from spikeenergy.data.fashion_mnist import FashionMNISTDVS
-    from spikeenergy.train.checkpoint import atomic_write_bytes
+    from spikeenergy.io import atomic_write
     from spikeenergy.train.loop import run_epoch
 
     dev = torch.device(args.device)
@@ -649,7 +649,7 @@ def bench_fashion(args: argparse.Namespace) -> dict[str, Any] | None:
         res["load_avg_after"] = os.getloadavg()
         history.append(res)
         payload = {"model": model.state_dict(), "optimizer": opt.state_dict(), "history": history}
-        atomic_write_bytes(ckpt, lambda f, p=payload: torch.save(p, f))
+        atomic_write(ckpt, lambda f, p=payload: torch.save(p, f))
         print(f"  fast engine epoch {epoch}: {res}", flush=True)
     out["fast_epochs"] = history
     t0 = time.perf_counter()

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
         summarize,
         with_relative_energy,
     )
-    from spikeenergy.bench.store import ResultsStore, RunRecord, flat_row
+    from spikeenergy.bench.store import ResultsStore, RunRecord, flat_row, ok_record
     from spikeenergy.bench.suite import (
         DEFAULT_LAMBDAS,
         RunSpec,
@@ -101,6 +101,7 @@ _LAZY = {
     "markdown_table": "spikeenergy.bench.report",
     "mean_ci": "spikeenergy.bench.stats",
     "mixed_anova": "spikeenergy.bench.stats",
+    "ok_record": "spikeenergy.bench.store",
     "ok_runs": "spikeenergy.bench.stats",
     "paired_differences": "spikeenergy.bench.paired",
     "paired_effects": "spikeenergy.bench.paired",
@@ -155,6 +156,7 @@ __all__ = [
     "markdown_table",
     "mean_ci",
     "mixed_anova",
+    "ok_record",
     "ok_runs",
     "paired_differences",
     "paired_effects",

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from spikeenergy.io import atomic_write
+
 OPEN = re.compile(r"^<!--\s*table:\s*(?P<path>\S+)\s*-->\s*$")
 CLOSE = re.compile(r"^<!--\s*/table\s*-->\s*$")
 
@@ -83,9 +85,7 @@ def update_document(path: str | os.PathLike[str], root: str | os.PathLike[str] =
             lines[block.start : block.end] = body
             changed += 1
     if changed:
-        tmp = doc.with_name(f".{doc.name}.tmp")
-        tmp.write_text("\n".join(lines))
-        os.replace(tmp, doc)
+        atomic_write(doc, "\n".join(lines))
     return changed
 
 

@@ -47,10 +47,14 @@ class Executor(Protocol):
 
     def map_unordered(
         self, fn: Callable[[T], R], tasks: Sequence[T]
-    ) -> Iterator[tuple[T, R | None, BaseException | None]]: ...
+    ) -> Iterator[tuple[T, R | None, BaseException | None]]:
+        """Run ``fn`` on every task; yield each outcome as it finishes (any order)."""
+        ...
 
     @property
-    def workers(self) -> int: ...
+    def workers(self) -> int:
+        """How many tasks run at the same time."""
+        ...
 
 
 def cpu_count() -> int:

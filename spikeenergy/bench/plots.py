@@ -6,6 +6,7 @@ plotting works in worker processes and headless machines.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +15,24 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from spikeenergy.bench.stats import pareto_mask
+from spikeenergy.io import atomic_write
 
 FORMATS = ("png", "svg")
 
 
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> Path:
+    """Write ``fig`` to ``path`` atomically, in the format its suffix names (png, svg, pdf)."""
+    p = Path(path)
+    fmt = p.suffix.lstrip(".").lower()
+    if not fmt:
+        raise ValueError(f"{p}: no suffix, so no image format; name it .png, .svg or .pdf")
+    atomic_write(p, lambda f: fig.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight"))
+    return p
+
+
 def _save(fig: Figure, stem: Path) -> list[Path]:
     """Write ``stem``.png and ``stem``.svg; return the paths."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for ext in FORMATS:
-        path = stem.with_suffix(f".{ext}")
-        fig.savefig(path, dpi=120, bbox_inches="tight")
-        out.append(path)
-    return out
+    return [save_figure(fig, stem.with_suffix(f".{ext}")) for ext in FORMATS]
 
 
 def _lam_axis(ax: object, lams: np.ndarray) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
 import warnings
 from collections.abc import Sequence
@@ -41,6 +40,7 @@ from spikeenergy.bench.stats import (
 )
 from spikeenergy.bench.store import ResultsStore
 from spikeenergy.bench.suite import DEFAULT_MARGIN
+from spikeenergy.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +134,7 @@ def _slug(text: str) -> str:
 
 def _write(path: Path, text: str) -> None:
     """Write a small text file atomically (a reader never sees half of it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 @dataclass(frozen=True)
@@ -183,7 +180,7 @@ class Protocol:
 
 
 def _pm(v: float, lo: float, hi: float, digits: int = 4) -> str:
-    """ "v [lo, hi]" (or just v without an interval)."""
+    """The cell text "v [lo, hi]" (or just v without an interval)."""
     if math.isnan(lo) or math.isnan(hi):
         return _fmt(v, digits)
     return f"{_fmt(v, digits)} [{_fmt(lo, digits)}, {_fmt(hi, digits)}]"

@@ -115,7 +115,7 @@ def _memo_frames(cfg_json: str, split: str) -> FrameDataset:
     """A whole split's frames, made once per worker process (in memory) and shared by all of
     that worker's runs, whatever their model, lambda or seed."""
     cfg = DataConfig.from_dict(json.loads(cfg_json))
-    events = load_dataset(cfg.name, split, root=cfg.root, **cfg.options)
+    events = load_dataset(cfg.name, split, root=cfg.root, **cfg.dataset_options())
     return FrameDataset(events, replace(cfg.frames, cache="memory"))
 
 
@@ -123,7 +123,7 @@ def _shared_opener(cfg: DataConfig, split: str) -> FrameDataset:
     keep = {
         "name": cfg.name,
         "root": cfg.root,
-        "options": cfg.options,
+        "options": cfg.dataset_options(),
         "frames": asdict(cfg.frames),
     }
     return _memo_frames(json.dumps(keep, sort_keys=True, default=str), split)
@@ -231,7 +231,7 @@ def available_datasets(suite: Suite) -> tuple[tuple[str, ...], dict[str, str]]:
     skipped: dict[str, str] = {}
     for ds in suite.datasets:
         try:
-            load_dataset(ds.data.name, "train", root=ds.data.root, **ds.data.options)
+            load_dataset(ds.data.name, "train", root=ds.data.root, **ds.data.dataset_options())
         except DatasetNotFoundError as exc:
             if not suite.skip_missing:
                 raise

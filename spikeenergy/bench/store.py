@@ -31,10 +31,9 @@ import io
 import json
 import logging
 import os
-import re
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,8 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from spikeenergy.energy import BUILTIN_COST_MODELS
+from spikeenergy.io import TMP_NAME, Writer, atomic_write
+from spikeenergy.models.families import is_spiking_family
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,6 @@ ENERGY_TARGETS = tuple(t.name for t in BUILTIN_COST_MODELS)
 ENERGY_COLUMNS = tuple(
     f"{c}[{t}]" for t in ENERGY_TARGETS for c in ("energy_j", "compute_energy_j")
 )
-
-#: hidden temporary names written by :func:`_atomic_target`: ``.<name>.<pid>.<hex>.tmp``
-_TMP_NAME = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$")
 
 
 class UnreadableRecordError(ValueError):
@@ -182,7 +180,15 @@ def flat_row(rec: RunRecord) -> dict[str, Any]:
     model = rec.config.get("model", {})
     train = rec.config.get("train", {})
     row: dict[str, Any] = {c: float("nan") for c in COLUMNS}
-    spiking = model.get("family", "").startswith("snn-")
+    spiking = is_spiking_family(model.get("family", ""))
+    if spiking is None:
+        log.warning(
+            "run %s: model family %r is not registered here, so its 'spiking' column is False; "
+            "import the module that registers it (suite modules / --module)",
+            rec.run_id,
+            model.get("family", ""),
+        )
+        spiking = False
     row.update(
         run_id=rec.run_id,
         status=rec.status,
@@ -320,9 +326,50 @@ def _read_record_group(g: h5py.Group) -> RunRecord:
     )
 
 
-def _atomic_target(path: Path) -> Path:
-    """A hidden temporary sibling of ``path`` unique to this process and call."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+def ok_record(
+    *,
+    run_id: str,
+    dataset: str,
+    model: str,
+    lam: float,
+    seed: int,
+    config: Mapping[str, Any],
+    metrics: dict[str, Any],
+    duration_s: float,
+    fold: int | None = None,
+    suite: str = "",
+    suite_hash: str = "",
+    extra: Mapping[str, Any] | None = None,
+) -> RunRecord:
+    """The record of a run that finished here and now: status "ok", stamped with this host and
+    the current UTC time (what :meth:`ResultsStore.put` stores and ``spikeenergy report``
+    reads). Producers of runs outside a sweep (e.g. a search's trials) build their records
+    with it, so every record carries the same provenance."""
+    return RunRecord(
+        run_id=run_id,
+        status="ok",
+        dataset=dataset,
+        model=model,
+        lam=float(lam),
+        seed=int(seed),
+        config=dict(config),
+        metrics=metrics,
+        duration_s=float(duration_s),
+        host=socket.gethostname(),
+        finished_at=_now(),
+        extra=dict(extra or {}),
+        fold=fold,
+        suite=suite,
+        suite_hash=suite_hash,
+    )
+
+
+def _store_write(path: Path, data: bytes | memoryview | str | Writer) -> Path:
+    """:func:`spikeenergy.io.atomic_write`, an OSError raised as :class:`StoreWriteError`."""
+    try:
+        return atomic_write(path, data)
+    except OSError as exc:
+        raise StoreWriteError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -409,9 +456,7 @@ class ResultsStore:
         owner = self.root / ".sweep.owner"
         try:
             info = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
-            tmp = _atomic_target(owner)
-            tmp.write_text(json.dumps(info))
-            os.replace(tmp, owner)
+            atomic_write(owner, json.dumps(info))
             yield
         finally:
             owner.unlink(missing_ok=True)
@@ -436,21 +481,7 @@ class ResultsStore:
         """Write a run's checkpoint file (bytes of a saved checkpoint) atomically: a hidden
         temporary sibling (fsync) renamed over ``runs/<run_id>.pt``."""
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        path = self.checkpoint_path(run_id)
-        tmp = _atomic_target(path)
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise StoreWriteError(
-                exc.errno, f"cannot write {path}: {exc.strerror or exc}"
-            ) from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        return _store_write(self.checkpoint_path(run_id), data)
 
     def _write_atomic_h5(self, path: Path, fill: Any) -> None:
         """``fill(h5file)`` into memory, then to a hidden temp file (fsync) renamed over
@@ -459,19 +490,7 @@ class ResultsStore:
         buf = io.BytesIO()
         with h5py.File(buf, "w") as f:
             fill(f)
-        tmp = _atomic_target(path)
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(buf.getbuffer())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise StoreWriteError(
-                exc.errno, f"cannot write {path}: {exc.strerror or exc}"
-            ) from None
-        finally:
-            tmp.unlink(missing_ok=True)
+        _store_write(path, buf.getbuffer())
 
     def put(self, rec: RunRecord) -> bool:
         """Store ``rec`` unless that would lose a better outcome; True when it was written.
@@ -515,7 +534,7 @@ class ResultsStore:
             raise UnreadableRecordError(f"unreadable record {path}: {_reason(exc)}") from exc
 
     def _status_at(self, path: Path) -> str | None:
-        """ "ok" / "failed" of the record at ``path``; None when absent or unreadable (an
+        """Status "ok" / "failed" of the record at ``path``; None when absent or unreadable (an
         unreadable one is quarantined when the store is writable)."""
         if not path.is_file():
             return None
@@ -624,7 +643,7 @@ class ResultsStore:
             if not folder.is_dir():
                 continue
             for p in folder.glob(".*.tmp"):
-                m = _TMP_NAME.match(p.name)
+                m = TMP_NAME.match(p.name)
                 if m is None or _pid_alive(int(m.group(1))):
                     continue
                 p.unlink(missing_ok=True)
@@ -636,30 +655,13 @@ class ResultsStore:
     def write_json(self, name: str, obj: Any) -> Path:
         """Write a JSON side file (e.g. suite.json) atomically."""
         self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / name
-        tmp = _atomic_target(path)
-        try:
-            tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise StoreWriteError(exc.errno, f"cannot write {path}: {exc.strerror}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        return _store_write(
+            self.root / name, json.dumps(obj, indent=2, sort_keys=True, default=str)
+        )
 
     def write_csv(self, table: pd.DataFrame) -> Path:
         """Write ``table`` as results.csv atomically (the sweep calls it as runs finish)."""
-        tmp = _atomic_target(self.csv_path)
-        try:
-            table.to_csv(tmp, index=False)
-            os.replace(tmp, self.csv_path)
-        except OSError as exc:
-            raise StoreWriteError(
-                exc.errno, f"cannot write {self.csv_path}: {exc.strerror}"
-            ) from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        return self.csv_path
+        return _store_write(self.csv_path, table.to_csv(index=False))
 
     def consolidate(self) -> pd.DataFrame:
         """Rebuild results.h5 and results.csv from the records, under the lock; return the table.

@@ -13,6 +13,7 @@ from spikeenergy.cli.common import (
     module_specs,
     parse_dataset_options,
 )
+from spikeenergy.models.families import is_spiking_family
 from spikeenergy.plugins import user_code
 
 
@@ -46,7 +47,9 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the suite, open (or resume) the study, run trials, write front, architectures, plot."""
     options = parse_dataset_options(args.dataset_option)
-    with user_code(module_specs(args)):
+    from spikeenergy.search.study import quiet_optuna
+
+    with user_code(module_specs(args)), quiet_optuna():
         return _run(args, options)
 
 
@@ -98,7 +101,7 @@ def _run(args: argparse.Namespace, options: dict[str, Any]) -> int:
         c = t.user_attrs.get("candidate", {})
         m = c.get("model", {})
         family = m.get("family", "")
-        name = f"{family}:{m.get('backend')}" if family.startswith("snn") else family
+        name = f"{family}:{m.get('backend')}" if is_spiking_family(family) else family
         print(
             f"  #{t.number:<4} val acc {t.values[0]:.3f}  test acc "
             f"{t.user_attrs.get('test_accuracy', float('nan')):.3f}  {t.values[1]:.4g} pJ  "

@@ -15,6 +15,14 @@ from spikeenergy.data.frames import (
     frame_shape,
     make_loader,
 )
+from spikeenergy.data.prepare import (
+    DataConfig,
+    FrameOpener,
+    PreparedData,
+    frame_split,
+    open_frames,
+    prepare_data,
+)
 from spikeenergy.data.registry import (
     DATASETS,
     DatasetEntry,
@@ -26,6 +34,12 @@ from spikeenergy.data.root import resolve_data_root
 
 __all__ = [
     "DATASETS",
+    "DataConfig",
+    "FrameOpener",
+    "PreparedData",
+    "frame_split",
+    "open_frames",
+    "prepare_data",
     "EVENTS_TXP",
     "EVENTS_XYTP",
     "AudioToEvents",

@@ -213,6 +213,7 @@ class AudioToEvents:
         return np.maximum(db, -float(self.top_db))
 
     def __call__(self, audio: np.ndarray) -> np.ndarray:
+        """Audio samples -> UP/DOWN events (a Tonic structured array; see the class)."""
         return delta_modulate(
             self.levels(audio),
             self.envelope_rate_hz,

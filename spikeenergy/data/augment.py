@@ -59,6 +59,7 @@ class RandomShift:
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, frames: Tensor) -> Tensor:
+        """``frames`` shifted by one random (dy, dx) drawn from this transform's generator."""
         if self.max_shift == 0:
             return frames
         dy, dx = self.rng.integers(-self.max_shift, self.max_shift + 1, size=2)

@@ -344,6 +344,7 @@ class DeltaModulation:
         _check_cap(self.max_events_per_sample)
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
+        """Signal ``(T,)`` or ``(T, C)`` -> UP/DOWN events (``x`` = channel), time-ordered."""
         sig = np.asarray(signal, dtype=np.float64)
         thr: float | np.ndarray = self.threshold
         if self.relative:

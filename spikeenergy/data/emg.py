@@ -142,7 +142,7 @@ class RoshamboEMG:
     classes: list[str] = field(default_factory=lambda: list(GESTURES))
     val_gap: int = field(init=False, default=0)  # val_gap_ms in samples (set on load)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: C901 - one flat check per option, each with its message
         if self.split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test'; got {self.split!r}")
         if self.split_by not in ("session", "subject"):

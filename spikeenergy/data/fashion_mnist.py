@@ -28,7 +28,6 @@ import logging
 import math
 import os
 import struct
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from tqdm.auto import tqdm
 from spikeenergy.data.base import DatasetCard, DatasetNotFoundError
 from spikeenergy.data.dvs_emulator import DVSConfig, _background_noise, saccade_offsets
 from spikeenergy.data.events import EVENTS_XYTP
+from spikeenergy.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -379,15 +379,7 @@ def _convert_chunk(
 
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.save(f, array))
 
 
 def _read_npy_slice(path: Path, start: int, stop: int) -> np.ndarray:

@@ -135,6 +135,7 @@ class EventsToFrames:
     config: FrameConfig
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
+        """Validated events -> float32 frames ``(T, *frame_shape)`` binned as the config says."""
         cfg = self.config
         validate_events(events, self.sensor_size)
         size = output_sensor_size(self.sensor_size, cfg)

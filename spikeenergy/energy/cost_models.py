@@ -167,7 +167,7 @@ class CostModel:
 
     @property
     def memory(self) -> str:
-        """ "included" (in the op figures), "priced" (own figures) or "absent" (not modelled)."""
+        """Memory: "included" (in the op figures), "priced" (own figures) or "absent"."""
         if self.memory_in_op_figures:
             return "included"
         if any(getattr(self, f) is not None for f in _MEMORY_FIELDS):

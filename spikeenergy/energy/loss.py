@@ -46,6 +46,7 @@ class EnergyRegularizedLoss:
         return self.energy.needs
 
     def __call__(self, logits: Tensor, targets: Tensor, record: ActivityRecord) -> LossParts:
+        """(total, task, energy) of one batch; the energy is computed without a graph at lam 0."""
         task = self.task_loss(logits, targets)
         if self.lam == 0:
             with torch.no_grad():

@@ -21,10 +21,10 @@ from spikeenergy.export.tables import (
     file_sha256,
     format_for,
     model_identity,
-    package_versions,
     read_report,
     write_report,
 )
+from spikeenergy.io import package_versions
 
 __all__ = [
     "FORMATS",

@@ -7,6 +7,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from spikeenergy.data.frames import make_loader
+from spikeenergy.data.prepare import DataConfig, frame_split
+from spikeenergy.data.registry import check_dataset_options
 from spikeenergy.energy.cost_models import CostModel
 from spikeenergy.energy.ledger import DEFAULT_POLICY
 from spikeenergy.export.nir_export import check_nir_exportable, export_nir
@@ -14,10 +17,11 @@ from spikeenergy.export.tables import (
     file_sha256,
     format_for,
     model_identity,
-    package_versions,
     write_report,
 )
+from spikeenergy.io import package_versions
 from spikeenergy.metrics.meter import EnergyReport, measure
+from spikeenergy.train.checkpoint import load_checkpoint
 
 
 def checkpoint_test_data(
@@ -27,12 +31,10 @@ def checkpoint_test_data(
 ) -> tuple[Any, dict[str, Any]]:
     """The test frames a checkpoint was evaluated on, rebuilt from its stored data config.
 
-    Uses ``spikeenergy.train.frame_split`` (the same code as training) for the test split;
+    Uses ``spikeenergy.data.frame_split`` (the same code as training) for the test split;
     ``data_root`` overrides the stored root, ``dataset_options`` override (or add to) the
     stored dataset options (checked; the report's dataset config shows the result).
     """
-    from spikeenergy.train.experiment import DataConfig, frame_split
-
     cfg = dict(payload.get("config", {}).get("data") or {})
     if not cfg:
         raise ValueError(
@@ -43,8 +45,6 @@ def checkpoint_test_data(
     if data_root is not None:
         cfg["root"] = data_root
     if dataset_options:
-        from spikeenergy.data.registry import check_dataset_options
-
         cfg["options"] = {**(cfg.get("options") or {}), **dataset_options}
         check_dataset_options(str(cfg.get("name")), cfg["options"])
     test = frame_split(DataConfig.from_dict(cfg), "test", seed)
@@ -65,9 +65,6 @@ def measure_checkpoint(
     progress: bool = False,
 ) -> tuple[Any, EnergyReport]:
     """Load a checkpoint, measure it on its test data; returns (model, report with identity)."""
-    from spikeenergy.data import make_loader
-    from spikeenergy.train import load_checkpoint
-
     model, payload = load_checkpoint(path)
     test, data_info = checkpoint_test_data(payload, data_root, dataset_options)
     loader = make_loader(test, batch_size=batch_size, shuffle=False)
@@ -106,8 +103,6 @@ def export_checkpoint(
     """
     f = format_for(out, fmt)  # fail on a bad format before the (slow) measurement
     if f == "nir":
-        from spikeenergy.train import load_checkpoint
-
         check_nir_exportable(load_checkpoint(path)[0])
     model, report = measure_checkpoint(path, targets, **measure_kwargs)
     if f == "nir":
@@ -119,9 +114,6 @@ def export_checkpoint(
 
 def _first_test_batch(path: str | os.PathLike[str], measure_kwargs: dict[str, Any]) -> Any:
     """The first batch (time-major frames, on CPU) of the checkpoint's test data."""
-    from spikeenergy.data import make_loader
-    from spikeenergy.train import load_checkpoint
-
     _, payload = load_checkpoint(path)
     test, _ = checkpoint_test_data(
         payload, measure_kwargs.get("data_root"), measure_kwargs.get("dataset_options")

@@ -53,15 +53,16 @@ import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from spikeenergy.io import atomic_path
 from spikeenergy.metrics.base import TOTAL
 from spikeenergy.metrics.meter import EnergyReport
+from spikeenergy.models.families import leak_input_gain
 
 DT = 1e-4  # seconds per time step written into NIR time constants (snnTorch's importer's dt)
 
@@ -114,21 +115,23 @@ def _spikeenergy_plan(model: nn.Module) -> NIRPlan:
 
     net: Any = model  # a SpikingNet: spec, input_shape, pool, named modules
     spec = net.spec
-    if not spec.is_spiking:
+    family = spec.family_record
+    if not family.nir_exportable:
+        kind = "is dense" if not family.spiking else "has no NIR export (nir_exportable=False)"
         raise NIRExportError(
-            f"NIR export needs a spiking model; {spec.family!r} is dense (export its energy "
-            "table as json/csv/hdf5 instead)"
+            f"NIR export needs a spiking model the exporter knows; {spec.family!r} {kind} "
+            "(export its energy table as json/csv/hdf5 instead)"
         )
     gain = input_gain(spec.neuron, spec.backend)
     mods = dict(model.named_modules())
     layers: list[_Layer] = []
-    for i in range(len(spec.conv_channels) if spec.family == "snn-cnn" else 0):
+    for i in range(len(spec.conv_channels) if family.conv else 0):
         layers.append(_Layer(f"conv.{i}", mods[f"conv.{i}"]))
         layers.append(_Layer(f"conv_spk.{i}", mods[f"conv_spk.{i}"], gain))
         if not isinstance(net.pool, nn.Identity):
             layers.append(_Layer(f"pool.{i}", net.pool))
     shape = tuple(net.input_shape)
-    if spec.family == "snn-cnn" or len(shape) > 1:
+    if family.conv or len(shape) > 1:
         layers.append(_Layer("flatten", nn.Flatten()))  # SpikingNet: h.flatten(1)
     for i in range(len(spec.hidden)):
         layers.append(_Layer(f"fc.{i}", mods[f"fc.{i}"]))
@@ -298,7 +301,8 @@ def _snntorch_neuron(name: str, m: Any, shape: tuple[int, ...]) -> tuple[Any, fl
             v_threshold=th * ones,
             v_reset=0.0 * ones,
         )
-        return node, 1.0 / k_mem  # mem = beta*mem + I  <=>  NIR r = 1 with input I / (1 - beta)
+        # mem = beta*mem + I  <=>  NIR r = 1 with input I / (1 - beta): the leak's input gain
+        return node, leak_input_gain(k_mem)
     if m.reset_delay:
         raise NIRExportError(
             f"layer {name!r}: snnTorch Synaptic(reset_mechanism='zero') with reset_delay=True "
@@ -312,7 +316,7 @@ def _snntorch_neuron(name: str, m: Any, shape: tuple[int, ...]) -> tuple[Any, fl
     node = nir.CubaLIF(
         tau_syn=ones * (DT / k_syn),
         tau_mem=ones * (DT / k_mem),
-        r=ones / k_mem,
+        r=ones * leak_input_gain(k_mem),
         v_leak=0.0 * ones,
         v_threshold=th * ones,
         v_reset=0.0 * ones,
@@ -370,7 +374,7 @@ def _norse_neuron(name: str, m: Any, shape: tuple[int, ...]) -> tuple[Any, float
     node = nir.CubaLIF(
         tau_syn=ones * (DT / k_syn),
         tau_mem=ones * (DT / k_mem),
-        r=ones / k_mem,  # snnTorch's importer requires r = tau_mem / dt ...
+        r=ones * leak_input_gain(k_mem),  # snnTorch's importer requires r = tau_mem / dt ...
         v_leak=0.0 * ones,
         v_threshold=th * ones,
         v_reset=0.0 * ones,
@@ -712,15 +716,8 @@ def export_nir(
         from spikeenergy.export.nir_check import verify_nir
 
         verify_nir(model, check_input, graph, input_shape=input_shape)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
-    try:
-        with _hdf5_creation_order():
-            nir.write(tmp, graph)
-        os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, _hdf5_creation_order():
+        nir.write(tmp, graph)
     return graph
 
 

@@ -13,32 +13,17 @@ import io
 import json
 import math
 import os
-import platform
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from spikeenergy.io import atomic_path, atomic_write
 from spikeenergy.metrics.meter import EnergyReport
 
 FORMATS = ("json", "csv", "hdf5", "nir")
 _SUFFIXES = {".json": "json", ".csv": "csv", ".h5": "hdf5", ".hdf5": "hdf5", ".nir": "nir"}
-_VERSION_PACKAGES = ("torch", "snntorch", "norse", "nir", "nirtorch", "numpy", "h5py", "tonic")
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of spikeenergy, the libraries that determine the numbers, and Python."""
-    import spikeenergy
-
-    out = {"spikeenergy": spikeenergy.__version__, "python": platform.python_version()}
-    for name in _VERSION_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def model_identity(model: Any) -> dict[str, Any]:
@@ -88,16 +73,10 @@ def _column_order(report: EnergyReport) -> list[str]:
     return cols
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    from spikeenergy.train.checkpoint import atomic_write_bytes
-
-    atomic_write_bytes(path, lambda f: f.write(data))
-
-
 def write_json(report: EnergyReport, path: str | os.PathLike[str]) -> Path:
     """Write the report as one JSON document (floats round-trip exactly)."""
     p = Path(path)
-    _atomic_write(p, json.dumps(report.to_dict(), indent=2, allow_nan=False).encode())
+    atomic_write(p, json.dumps(report.to_dict(), indent=2, allow_nan=False))
     return p
 
 
@@ -111,7 +90,7 @@ def write_csv(report: EnergyReport, path: str | os.PathLike[str]) -> Path:
     w.writerow(["layer", *cols])
     for name, row in report.rows.items():
         w.writerow([name, *(repr(row[c]) if c in row else "" for c in cols)])
-    _atomic_write(p, buf.getvalue().encode())
+    atomic_write(p, buf.getvalue())
     return p
 
 
@@ -129,17 +108,12 @@ def write_hdf5(report: EnergyReport, path: str | os.PathLike[str]) -> Path:
         for j, c in enumerate(cols):
             if c in report.rows[name]:
                 table[i, j] = report.rows[name][c]
-    tmp = p.with_name(f".{p.name}.tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["schema"] = report.schema
-            f.attrs["meta"] = json.dumps(_meta(report), allow_nan=False)
-            f.create_dataset("layers", data=layers, dtype=h5py.string_dtype())
-            f.create_dataset("columns", data=cols, dtype=h5py.string_dtype())
-            f.create_dataset("table", data=table)
-        os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(p) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["schema"] = report.schema
+        f.attrs["meta"] = json.dumps(_meta(report), allow_nan=False)
+        f.create_dataset("layers", data=layers, dtype=h5py.string_dtype())
+        f.create_dataset("columns", data=cols, dtype=h5py.string_dtype())
+        f.create_dataset("table", data=table)
     return p
 
 

@@ -1,7 +1,15 @@
 """Spiking (snnTorch / Norse) and dense models behind one protocol, built from frozen specs."""
 
-from spikeenergy.models.networks import (
+from spikeenergy.models.families import (
+    BACKENDS,
     MODEL_FAMILIES,
+    SURROGATES,
+    Backend,
+    ModelFamily,
+    Surrogate,
+    model_family,
+)
+from spikeenergy.models.networks import (
     DenseNet,
     GRUNet,
     SpikeEnergyModel,
@@ -14,8 +22,14 @@ from spikeenergy.models.neurons import NeuronDriver, backend_difference, build_n
 from spikeenergy.models.spec import FAMILIES, ModelSpec, NeuronSpec
 
 __all__ = [
+    "BACKENDS",
     "FAMILIES",
     "MODEL_FAMILIES",
+    "SURROGATES",
+    "Backend",
+    "ModelFamily",
+    "Surrogate",
+    "model_family",
     "DenseNet",
     "GRUNet",
     "ModelSpec",

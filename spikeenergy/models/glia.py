@@ -99,7 +99,7 @@ def _gated_layers(model: nn.Module) -> list[tuple[nn.Module, int]]:
     if fc is None or acts is None or len(acts) != len(fc):
         raise TypeError(
             f"{type(model).__name__} has no fully connected hidden layers (fc + fc_spk/fc_act) "
-            "to gate; use an 'snn-mlp', 'snn-cnn', 'mlp' or 'cnn' model with hidden widths"
+            "to gate; use a SpikingNet or DenseNet model (built by a ModelSpec) with hidden widths"
         )
     return [(act, int(lin.out_features)) for lin, act in zip(fc, acts, strict=True)]
 

@@ -16,12 +16,12 @@ from typing import Any
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from spikeenergy.models.families import MODEL_FAMILIES, ModelFamily
 from spikeenergy.models.fast.engine import SequenceListener, has_foreign_hooks, spiking_forward
 from spikeenergy.models.fast.lif import LIFConfig
 from spikeenergy.models.fast.projection import dense_input
 from spikeenergy.models.neurons import NeuronDriver, build_neuron
 from spikeenergy.models.spec import ModelSpec
-from spikeenergy.registry import Registry
 
 
 class SpikeEnergyModel(nn.Module):
@@ -86,7 +86,8 @@ def _conv_front_end(
     if len(input_shape) != 3:
         raise ValueError(
             f"family {spec.family!r} needs frames of shape (C, H, W), got input_shape="
-            f"{input_shape}; use 'snn-mlp', 'mlp' or 'gru' for vector inputs"
+            f"{input_shape}; use a family without a conv front end for vector inputs "
+            f"({', '.join(n for n in MODEL_FAMILIES if not MODEL_FAMILIES.get(n).conv)})"
         )
     c, h, w = input_shape
     convs = nn.ModuleList()
@@ -120,7 +121,7 @@ class SpikingNet(SpikeEnergyModel):
     def __init__(self, spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int) -> None:
         super().__init__(spec, input_shape, num_classes)
         self._drivers: dict[str, NeuronDriver] = {}
-        if spec.family == "snn-cnn":
+        if spec.family_record.conv:
             self.conv, self.pool, width = _conv_front_end(spec, self.input_shape)
             self.conv_spk = nn.ModuleList(
                 self._neuron(f"conv_spk.{i}") for i in range(len(self.conv))
@@ -210,7 +211,7 @@ class DenseNet(SpikeEnergyModel):
 
     def __init__(self, spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int) -> None:
         super().__init__(spec, input_shape, num_classes)
-        if spec.family == "cnn":
+        if spec.family_record.conv:
             self.conv, self.pool, width = _conv_front_end(spec, self.input_shape)
         else:
             self.conv, self.pool, width = nn.ModuleList(), nn.Identity(), math.prod(input_shape)
@@ -268,13 +269,22 @@ class GRUNet(SpikeEnergyModel):
 
 ModelFactory = Callable[[ModelSpec, tuple[int, ...], int], SpikeEnergyModel]
 
-#: family name -> model class (called as ``cls(spec, input_shape, num_classes)``).
-MODEL_FAMILIES: Registry[ModelFactory] = Registry("model family")
-MODEL_FAMILIES.add("snn-mlp", SpikingNet)
-MODEL_FAMILIES.add("snn-cnn", SpikingNet)
-MODEL_FAMILIES.add("mlp", DenseNet)
-MODEL_FAMILIES.add("cnn", DenseNet)
-MODEL_FAMILIES.add("gru", GRUNet)
+# The built-in families: THE place their names and flags are written (see families.py).
+# "auto" picks the fast engine only for the fully connected spiking net: batching T
+# convolutions into one is not faster on CPU (benchmarks/perf, docs/performance.md).
+MODEL_FAMILIES.add(
+    "snn-mlp",
+    ModelFamily(SpikingNet, spiking=True, dense_twin="mlp", fast_engine=True,
+                auto_engine="fast", nir_exportable=True),
+)  # fmt: skip
+MODEL_FAMILIES.add(
+    "snn-cnn",
+    ModelFamily(SpikingNet, spiking=True, dense_twin="cnn", conv=True, fast_engine=True,
+                nir_exportable=True),
+)  # fmt: skip
+MODEL_FAMILIES.add("mlp", ModelFamily(DenseNet, spiking=False))
+MODEL_FAMILIES.add("cnn", ModelFamily(DenseNet, spiking=False, conv=True))
+MODEL_FAMILIES.add("gru", ModelFamily(GRUNet, spiking=False, needs_hidden=True))
 
 
 def build_model(
@@ -283,7 +293,13 @@ def build_model(
     """Build the model for ``spec`` on per-step frames of ``input_shape`` with ``num_classes``."""
     if not isinstance(spec, ModelSpec):
         raise TypeError(f"spec must be a ModelSpec, got {type(spec).__name__}")
-    return MODEL_FAMILIES.get(spec.family)(spec, tuple(input_shape), num_classes)
+    model = spec.family_record(spec, tuple(input_shape), num_classes)
+    if not isinstance(model, SpikeEnergyModel):
+        raise TypeError(
+            f"the factory of family {spec.family!r} built a {type(model).__name__}; it must "
+            "build a SpikeEnergyModel (forward((T, B, *input_shape)) -> (B, classes))"
+        )
+    return model
 
 
 def model_from_meta(

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from spikeenergy.models.families import BACKENDS, SURROGATES, Backend, surrogate
+from spikeenergy.models.families import backend as backend_record
 from spikeenergy.models.spec import NeuronSpec
 
 # --------------------------------------------------------------------------- snnTorch
@@ -22,14 +24,15 @@ from spikeenergy.models.spec import NeuronSpec
 
 def _snntorch_surrogate(spec: NeuronSpec) -> Callable[[Tensor], Tensor]:
     """The snnTorch ``spike_grad`` callable for the spec's surrogate (Norse's for triangle/tanh)."""
-    from snntorch import surrogate
+    from snntorch import surrogate as snn_surrogate
 
-    if spec.surrogate == "fast_sigmoid":
-        return surrogate.fast_sigmoid(slope=spec.slope)
-    if spec.surrogate == "atan":
-        return surrogate.atan(alpha=spec.slope)
-    # snnTorch has no triangle/tanh of this form; reuse Norse's autograd functions (not re-written)
-    return _NorseThreshold(_NORSE_METHOD[spec.surrogate], spec.slope)
+    entry = surrogate(spec.surrogate)
+    if entry.snntorch is not None:
+        factory, slope_arg = entry.snntorch
+        return getattr(snn_surrogate, factory)(**{slope_arg: spec.slope})  # type: ignore[no-any-return]
+    # snnTorch has none of this form; reuse Norse's autograd function (not re-written)
+    assert entry.norse is not None
+    return _NorseThreshold(entry.norse, spec.slope)
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,6 @@ def _step_snntorch_synaptic(neuron: nn.Module, cur: Tensor, state: Any) -> tuple
 
 # --------------------------------------------------------------------------- Norse
 
-_NORSE_METHOD = {"fast_sigmoid": "super", "triangle": "triangle", "tanh": "tanh"}
-
 
 def _reset_value_detached(z: Tensor, v: Tensor, reset: Tensor, th: Tensor) -> Tensor:
     """Norse ``reset_value`` with the spike detached from the graph (detach_reset=True)."""
@@ -110,18 +111,23 @@ def _reset_subtract_detached(z: Tensor, v: Tensor, reset: Tensor, th: Tensor) ->
 
 
 def _norse_method(spec: NeuronSpec) -> str:
-    if spec.surrogate not in _NORSE_METHOD:
+    entry = surrogate(spec.surrogate)
+    if entry.norse is None:
+        in_norse = [n for n in SURROGATES if SURROGATES.get(n).norse is not None]
         raise ValueError(
             f"surrogate {spec.surrogate!r} is not available in Norse; use one of "
-            f"{', '.join(_NORSE_METHOD)} with backend='norse'"
+            f"{', '.join(in_norse)} with backend='norse'"
         )
-    if spec.surrogate == "fast_sigmoid" and spec.slope != 1.0:
+    if not entry.norse_slope and spec.slope != 1.0:
+        tunable = [
+            n for n in SURROGATES if SURROGATES.get(n).norse and SURROGATES.get(n).norse_slope
+        ]
         raise ValueError(
-            "Norse's SuperSpike surrogate ('fast_sigmoid') ignores its slope (gradient is "
-            "1/(1+|x|)^2, i.e. slope 1); use slope=1.0, or surrogate='triangle'/'tanh' for a "
-            "tunable slope with backend='norse'"
+            f"Norse's {entry.norse!r} surrogate ({spec.surrogate!r}) ignores its slope (e.g. "
+            f"SuperSpike's gradient is 1/(1+|x|)^2, i.e. slope 1); use slope=1.0, or "
+            f"surrogate={' / '.join(tunable)} for a tunable slope with backend='norse'"
         )
-    return _NORSE_METHOD[spec.surrogate]
+    return entry.norse
 
 
 def _build_norse(spec: NeuronSpec) -> nn.Module:
@@ -217,16 +223,22 @@ class NeuronDriver:
         return self.step_fn(neuron, current, state)
 
 
-_BUILDERS: dict[str, Callable[[NeuronSpec], nn.Module]] = {
-    "snntorch": _build_snntorch,
-    "norse": _build_norse,
-}
-_STEPS: dict[tuple[str, str], Callable[[nn.Module, Tensor, Any], tuple[Tensor, Any]]] = {
-    ("snntorch", "leaky"): _step_snntorch_leaky,
-    ("snntorch", "synaptic"): _step_snntorch_synaptic,
-    ("norse", "leaky"): _step_norse_leaky,
-    ("norse", "synaptic"): _step_norse_synaptic,
-}
+BACKENDS.add(
+    "snntorch",
+    Backend(
+        _build_snntorch,
+        {"leaky": _step_snntorch_leaky, "synaptic": _step_snntorch_synaptic},
+        leaky_input=False,
+    ),
+)
+BACKENDS.add(
+    "norse",
+    Backend(
+        _build_norse,
+        {"leaky": _step_norse_leaky, "synaptic": _step_norse_synaptic},
+        leaky_input=True,
+    ),
+)
 
 
 def input_gain(spec: NeuronSpec, backend: str) -> float:
@@ -236,22 +248,15 @@ def input_gain(spec: NeuronSpec, backend: str) -> float:
     ``v += tau_mem_inv * (I - v)``, an input gain of ``1 - beta``; the driver cancels it with
     ``1 / (1 - beta)``. The one definition used by the drivers, the fast engine and the NIR export.
     """
-    if backend not in _BUILDERS:
-        raise ValueError(f"backend={backend!r} is not supported; use one of {', '.join(_BUILDERS)}")
-    if backend == "snntorch":
-        return 1.0
-    if spec.beta >= 1.0:
-        raise ValueError("backend='norse' needs beta < 1 (tau_mem_inv = 1 - beta must be > 0)")
-    return 1.0 / (1.0 - spec.beta)
+    return backend_record(backend).input_gain(spec.beta)
 
 
 def build_neuron(spec: NeuronSpec, backend: str) -> tuple[nn.Module, NeuronDriver]:
     """Build the library neuron for ``spec`` on ``backend`` and the driver that steps it."""
-    if backend not in _BUILDERS:
-        raise ValueError(f"backend={backend!r} is not supported; use one of {', '.join(_BUILDERS)}")
-    neuron = _BUILDERS[backend](spec)
+    rec = backend_record(backend)
+    neuron = rec.build(spec)
     gain = input_gain(spec, backend)
-    return neuron, NeuronDriver(backend, spec.kind, _STEPS[(backend, spec.kind)], gain)
+    return neuron, NeuronDriver(backend, spec.kind, rec.steps[spec.kind], gain)
 
 
 def backend_difference(spec: NeuronSpec) -> str | None:

@@ -11,6 +11,13 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from spikeenergy.models.families import (
+    BACKENDS,
+    MODEL_FAMILIES,
+    ModelFamily,
+    model_family,
+    surrogate,
+)
 from spikeenergy.registry import reject_unknown_keys
 
 #: Neutral neuron model names and the aliases accepted for them (backend-native names).
@@ -23,16 +30,13 @@ NEURON_MODEL_ALIASES: dict[str, str] = {
     "lif": "synaptic",
 }
 RESETS = ("subtract", "zero")
-SURROGATES = ("fast_sigmoid", "atan", "triangle", "tanh")
-BACKENDS = ("snntorch", "norse")
-SPIKING_FAMILIES = ("snn-mlp", "snn-cnn")
-DENSE_FAMILIES = ("mlp", "cnn", "gru")
-FAMILIES = SPIKING_FAMILIES + DENSE_FAMILIES
+#: the model families (a live view of the registry: ``"mlp" in FAMILIES``, iteration sorted)
+FAMILIES = MODEL_FAMILIES
 READOUTS = ("membrane", "spike_count")
 TIME_MODES = ("per_step", "sum")
 #: "fast": time-batched projections + fused LIF (spikeenergy.models.fast), "library": the
-#: backend's neuron modules stepped one time step at a time, "auto": fast where it is faster
-#: (fully connected "snn-mlp"; see docs/performance.md).
+#: backend's neuron modules stepped one time step at a time, "auto": the family's
+#: ``auto_engine`` (fast where it is faster; see docs/performance.md).
 ENGINES = ("auto", "fast", "library")
 
 
@@ -82,7 +86,7 @@ class NeuronSpec:
         if not (math.isfinite(self.threshold) and self.threshold > 0):
             raise ValueError(f"neuron threshold={self.threshold} must be a positive number")
         _one_of("neuron reset", self.reset, RESETS)
-        _one_of("neuron surrogate", self.surrogate, SURROGATES)
+        surrogate(self.surrogate)  # raises naming the known surrogates
         if not (math.isfinite(self.slope) and self.slope > 0):
             raise ValueError(f"neuron slope={self.slope} must be a positive number")
 
@@ -123,7 +127,7 @@ class ModelSpec:
     Dense families ignore it.
     """
 
-    family: str = "snn-mlp"
+    family: str = "snn-mlp"  # the default family; every other fact about it is in its record
     hidden: tuple[int, ...] = (128,)
     conv_channels: tuple[int, ...] = (16, 32)
     kernel_size: int = 3
@@ -136,9 +140,11 @@ class ModelSpec:
     engine: str = "auto"
 
     def __post_init__(self) -> None:
-        _one_of("model family", self.family, FAMILIES)
+        fam = model_family(self.family)  # raises naming the known families
+        # registry names are case-insensitive: store the registered spelling (one run id)
+        object.__setattr__(self, "family", self.family.lower())
         _one_of("engine", self.engine, ENGINES)
-        _one_of("backend", self.backend, BACKENDS)
+        _one_of("backend", self.backend, tuple(BACKENDS))
         _one_of("readout", self.readout, READOUTS)
         _one_of("time_mode", self.time_mode, TIME_MODES)
         # Accept lists (from TOML/JSON) but store tuples so the spec stays hashable and frozen.
@@ -146,9 +152,11 @@ class ModelSpec:
         object.__setattr__(self, "conv_channels", tuple(int(c) for c in self.conv_channels))
         if any(h <= 0 for h in self.hidden) or any(c <= 0 for c in self.conv_channels):
             raise ValueError("hidden widths and conv channels must be positive integers")
-        if self.family == "gru" and not self.hidden:
-            raise ValueError("family 'gru' needs at least one hidden width (hidden=(128,))")
-        if self.family in ("snn-cnn", "cnn") and not self.conv_channels:
+        if fam.needs_hidden and not self.hidden:
+            raise ValueError(
+                f"family {self.family!r} needs at least one hidden width (hidden=(128,))"
+            )
+        if fam.conv and not self.conv_channels:
             raise ValueError(f"family {self.family!r} needs conv_channels, e.g. (16, 32)")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size={self.kernel_size} must be a positive odd integer")
@@ -156,28 +164,42 @@ class ModelSpec:
             raise ValueError(f"pool={self.pool} must be >= 1 (1 disables pooling)")
         if not isinstance(self.neuron, NeuronSpec):
             raise TypeError("neuron must be a NeuronSpec (use ModelSpec.from_dict for dicts)")
-        if self.engine == "fast" and self.is_spiking and self.recurrent:
-            raise ValueError(
-                "engine='fast' does not support recurrent=True (the recurrent weight couples the "
-                "time steps of a layer); use engine='auto' or 'library'"
-            )
+        if self.engine == "fast" and fam.spiking:
+            if self.recurrent:
+                raise ValueError(
+                    "engine='fast' does not support recurrent=True (the recurrent weight couples "
+                    "the time steps of a layer); use engine='auto' or 'library'"
+                )
+            if not fam.fast_engine:
+                raise ValueError(
+                    f"family {self.family!r} has no fast engine; use engine='auto' or 'library'"
+                )
+
+    @property
+    def family_record(self) -> ModelFamily:
+        """The :class:`~spikeenergy.models.families.ModelFamily` of this spec's family."""
+        return model_family(self.family)
 
     @property
     def is_spiking(self) -> bool:
-        """True for the spiking families ("snn-mlp", "snn-cnn")."""
-        return self.family in SPIKING_FAMILIES
+        """True for the spiking families (their record's ``spiking`` flag)."""
+        return self.family_record.spiking
 
     @property
     def uses_fast_engine(self) -> bool:
         """True when a spiking model of this spec runs on the fast engine."""
-        if not self.is_spiking or self.recurrent:
+        fam = self.family_record
+        if not fam.spiking or self.recurrent or not fam.fast_engine:
             return False
-        return self.engine == "fast" or (self.engine == "auto" and self.family == "snn-mlp")
+        return self.engine == "fast" or (self.engine == "auto" and fam.auto_engine == "fast")
 
     def matched_dense(self, family: str | None = None) -> ModelSpec:
-        """Dense baseline with the same widths: snn-mlp -> mlp, snn-cnn -> cnn (or ``family``)."""
-        target = family or {"snn-mlp": "mlp", "snn-cnn": "cnn"}.get(self.family, self.family)
-        _one_of("dense family", target, DENSE_FAMILIES)
+        """Dense baseline with the same widths: the family's ``dense_twin`` (snn-mlp -> mlp,
+        snn-cnn -> cnn), or ``family``; a dense spec maps to itself."""
+        target = family or self.family_record.dense_twin or self.family
+        if model_family(target).spiking:
+            dense = [n for n in MODEL_FAMILIES if not MODEL_FAMILIES.get(n).spiking]
+            raise ValueError(f"dense family={target!r} is spiking; use one of {', '.join(dense)}")
         return replace(self, family=target)
 
     def to_dict(self) -> dict[str, Any]:

@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 from torch import Tensor
 
+from spikeenergy.bench.report import markdown_table as markdown_table_of
+from spikeenergy.bench.stats import mean_ci
 from spikeenergy.data import FrameConfig, FrameDataset, load_dataset
 from spikeenergy.data.splits import kfold_indices, limit_per_class, sample_metadata
 from spikeenergy.energy.cost_models import CostModel, get_cost_model
@@ -638,12 +639,10 @@ def run_reduced_data(
 
 
 def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and half-width of the 95% Student-t confidence interval (nan width for n < 2)."""
-    a = np.asarray(values, dtype=float)
-    if a.size < 2:
-        return float(a.mean()) if a.size else math.nan, math.nan
-    half = stats.t.ppf(0.975, a.size - 1) * a.std(ddof=1) / math.sqrt(a.size)
-    return float(a.mean()), float(half)
+    """Mean and half-width of the 95% Student-t confidence interval (nan width for n < 2):
+    :func:`spikeenergy.bench.stats.mean_ci` as (mean, half-width)."""
+    m, lo, hi, _ = mean_ci(values, 0.95)
+    return m, (hi - lo) / 2
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
@@ -682,16 +681,11 @@ def markdown_table(summary: pd.DataFrame) -> str:
     for ds, g in summary.groupby("dataset", sort=True):
         sizes = sorted(g["per_class"].unique())
         kmax = max(sizes)
-        out.append(f"### {ds}\n")
-        head = "| method | " + " | ".join(f"{k}/class" for k in sizes)
-        head += (
-            f" | train s ({kmax}/class) | selection s | train uJ | selection uJ "
-            "| inference nJ/sample |"
-        )
-        out.append(head)
-        out.append("|" + "---|" * (len(sizes) + 6))
+        heads = ["method", *(f"{k}/class" for k in sizes), f"train s ({kmax}/class)"]
+        heads += ["selection s", "train uJ", "selection uJ", "inference nJ/sample"]
+        rows = []
         for method, gm in g.groupby("method", sort=False):
-            cells = []
+            cells = [str(method)]
             for k in sizes:
                 r = gm[gm["per_class"] == k]
                 if r.empty:
@@ -700,40 +694,54 @@ def markdown_table(summary: pd.DataFrame) -> str:
                 acc, ci = float(r["accuracy"].iloc[0]), float(r["ci95"].iloc[0])
                 cells.append(f"{100 * acc:.1f} ± {100 * ci:.1f}")
             last = gm[gm["per_class"] == kmax].iloc[0]
-            out.append(
-                f"| {method} | "
-                + " | ".join(cells)
-                + f" | {last['train_time_s']:.3g} | {last['select_time_s']:.3g} "
-                + f"| {last['train_energy_uj']:.3g} | {last['select_energy_uj']:.3g} "
-                + f"| {last['infer_energy_nj']:.3g} |"
-            )
-        out.append("")
+            cells += [
+                f"{last[c]:.3g}"
+                for c in (
+                    "train_time_s",
+                    "select_time_s",
+                    "train_energy_uj",
+                    "select_energy_uj",
+                    "infer_energy_nj",
+                )
+            ]
+            rows.append(cells)
+        out += [f"### {ds}\n", markdown_table_of(pd.DataFrame(rows, columns=heads)), ""]
     return "\n".join(out)
 
 
 def selection_table(summary: pd.DataFrame) -> str:
     """The settings chosen on validation (count over draws) and the median number of epochs."""
-    out = ["| dataset | method | per class | chosen settings (draws) | median epochs |"]
-    out.append("|---|---|---|---|---|")
-    for _, r in summary.sort_values(["dataset", "method", "per_class"]).iterrows():
-        ep = "" if math.isnan(r["median_epochs"]) else f"{r['median_epochs']:g}"
-        out.append(f"| {r['dataset']} | {r['method']} | {r['per_class']} | {r['chosen']} | {ep} |")
-    return "\n".join(out)
+    s = summary.sort_values(["dataset", "method", "per_class"])
+    table = pd.DataFrame(
+        {
+            "dataset": s["dataset"],
+            "method": s["method"],
+            "per class": s["per_class"].map(str),
+            "chosen settings (draws)": s["chosen"],
+            "median epochs": s["median_epochs"].map(lambda v: "" if math.isnan(v) else f"{v:g}"),
+        }
+    )
+    return markdown_table_of(table)
 
 
 def plot_accuracy(summary: pd.DataFrame, path: str) -> None:
-    """Accuracy vs examples per class (log x), one panel per dataset, 95% CI bands."""
-    import matplotlib
+    """Accuracy vs examples per class (log x), one panel per dataset, 95% CI bands.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn on a :class:`matplotlib.figure.Figure` (the caller's pyplot backend is left alone)
+    and written atomically.
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from spikeenergy.bench.plots import save_figure
 
     datasets = sorted(summary["dataset"].unique())
     # one colour per method across panels (a method absent from a panel must not shift them)
-    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     methods = sorted(summary["method"].unique())
     colors = {m: cycle[i % len(cycle)] for i, m in enumerate(methods)}
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    fig = Figure(figsize=(5 * len(datasets), 4), layout="tight")
+    axes = fig.subplots(1, len(datasets), squeeze=False)
     for ax, ds in zip(axes[0], datasets, strict=True):
         g = summary[summary["dataset"] == ds]
         for method, gm in g.groupby("method", sort=False):
@@ -764,9 +772,7 @@ def plot_accuracy(summary: pd.DataFrame, path: str) -> None:
         fontsize=8,
         loc="lower right",
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 __all__ = [

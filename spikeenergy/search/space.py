@@ -12,9 +12,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from spikeenergy.models import ModelSpec, NeuronSpec
+from spikeenergy.models.families import BACKENDS, model_family
 from spikeenergy.registry import reject_unknown_keys
 
-FAMILY_CHOICES = ("snn-mlp:snntorch", "snn-mlp:norse", "mlp")
+_DEFAULT = ModelSpec()
+#: the default family on every backend, and its dense twin ("snn-mlp:snntorch", ..., "mlp")
+FAMILY_CHOICES = (
+    *(f"{_DEFAULT.family}:{b}" for b in BACKENDS),
+    _DEFAULT.matched_dense().family,
+)
 
 
 @dataclass(frozen=True)
@@ -83,14 +89,14 @@ def candidate_from_params(params: dict[str, Any], space: SearchSpace) -> Candida
     family, _, backend = str(params["family"]).partition(":")
     depth = int(params["depth"])
     hidden = tuple(int(params[f"width_{i}"]) for i in range(depth))
-    spiking = family.startswith("snn")
+    spiking = model_family(family).spiking
     neuron = NeuronSpec(
         beta=math.exp(-1.0 / float(params["tau_mem"])), threshold=float(params["threshold"])
     )
     spec = ModelSpec(
         family=family,
         hidden=hidden,
-        backend=backend or "snntorch",
+        backend=backend or _DEFAULT.backend,
         neuron=neuron if spiking else NeuronSpec(),
         time_mode=space.dense_time_mode,
     )

@@ -15,17 +15,20 @@ starter is therefore never pruned merely for its accuracy.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import optuna
 
 from spikeenergy.energy.cost_models import cost_model_registry, get_cost_model
+from spikeenergy.io import atomic_write
 from spikeenergy.search.space import Candidate, SearchSpace, candidate_from_params
 
 log = logging.getLogger(__name__)
@@ -85,8 +88,8 @@ def load_suite(path: str | os.PathLike[str]) -> SearchConfig:
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
 
-    from spikeenergy.data import FrameConfig
-    from spikeenergy.train import DataConfig, TrainConfig
+    from spikeenergy.data import DataConfig
+    from spikeenergy.train import TrainConfig
 
     p = Path(path)
     if not p.is_file():
@@ -105,17 +108,14 @@ def load_suite(path: str | os.PathLike[str]) -> SearchConfig:
         raise ValueError(
             f"{p}: unknown [study] keys {sorted(set(study) - known)}; known {sorted(known)}"
         )
-    data = dict(doc.get("data", {}))
-    frames = FrameConfig(**data.pop("frames", {}))
-    dknown = {f.name for f in fields(DataConfig)} - {"frames"}
-    if set(data) - dknown:
-        raise ValueError(
-            f"{p}: unknown [data] keys {sorted(set(data) - dknown)}; known {sorted(dknown)}"
-        )
+    try:
+        data = DataConfig.from_dict(dict(doc.get("data", {})))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{p}: [data]: {exc}") from None
     get_cost_model(study.get("target", "cmos45"))  # fail early on a typo
     return SearchConfig(
         name=study.get("name", p.stem),
-        data=DataConfig(frames=frames, **data),
+        data=data,
         train=TrainConfig.from_dict(dict(doc.get("train", {}))),
         space=SearchSpace.from_dict(dict(doc.get("space", {}))),
         pruning=DominancePruning(**doc.get("pruning", {})),
@@ -156,6 +156,19 @@ def make_storage(url: str, heartbeat_s: int | None = 60, grace_s: int | None = N
     raise AssertionError("unreachable")
 
 
+@contextlib.contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Optuna's per-trial INFO lines off while the block runs, the previous verbosity restored
+    after it. For applications (the ``spikeenergy search`` command uses it): the library's own
+    functions leave Optuna's logging, a process-wide setting, to their caller."""
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(before, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
 def open_study(
     name: str,
     storage: Any,
@@ -169,7 +182,6 @@ def open_study(
     The sampler seed mixes ``seed``, ``worker`` and the number of trials already stored, so
     workers and restarts propose different (but reproducible) first-generation candidates.
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     probe = optuna.create_study(
         storage=storage,
         study_name=name,
@@ -192,7 +204,6 @@ def run_search(
     progress: bool = False,
 ) -> optuna.Study:
     """Run ``n_trials`` more trials (and/or until ``timeout_s``) of ``objective`` on ``study``."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study.optimize(
         objective,
         n_trials=n_trials,
@@ -202,24 +213,6 @@ def run_search(
         gc_after_trial=True,
     )
     return study
-
-
-def pareto_mask(
-    points: Sequence[Sequence[float]], directions: Sequence[str] = DIRECTIONS
-) -> list[bool]:
-    """Non-dominated flags of ``points`` (duplicates all kept) under the given directions."""
-    sign = [1.0 if d == "minimize" else -1.0 for d in directions]
-    pts = [[s * v for s, v in zip(sign, p, strict=True)] for p in points]
-    out = []
-    for i, p in enumerate(pts):
-        dominated = any(
-            all(a <= b for a, b in zip(q, p, strict=True))
-            and any(a < b for a, b in zip(q, p, strict=True))
-            for j, q in enumerate(pts)
-            if j != i
-        )
-        out.append(not dominated)
-    return out
 
 
 # --------------------------------------------------------------------- architecture objective
@@ -278,10 +271,7 @@ class ArchitectureObjective:
         energies: dict[str, float],
     ) -> None:
         """Store a finished trial as a benchmark run record (atomic; see spikeenergy.bench)."""
-        import datetime as dt
-        import socket
-
-        from spikeenergy.bench.store import ResultsStore, RunRecord
+        from spikeenergy.bench.store import ResultsStore, ok_record
         from spikeenergy.train import ExperimentConfig
         from spikeenergy.train.experiment import experiment_metrics
 
@@ -298,19 +288,16 @@ class ArchitectureObjective:
         label += " " + "-".join(str(w) for w in spec.hidden)
         if candidate.glia_ratio > 0:
             label += f" glia {candidate.glia_ratio:g}"
-        ResultsStore(self.store_dir).write(
-            RunRecord(
+        ResultsStore(self.store_dir).put(
+            ok_record(
                 run_id=f"trial-{number:05d}",
-                status="ok",
                 dataset=self.config.data.name,
                 model=f"#{number} {label}",
                 lam=candidate.lam,
-                seed=int(train_cfg.seed),
+                seed=train_cfg.seed,
                 config=cfg.to_dict(),
                 metrics=metrics,
-                duration_s=float(result.efficiency["wall_time_s"]),
-                host=socket.gethostname(),
-                finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                duration_s=result.efficiency["wall_time_s"],
             )
         )
 
@@ -321,17 +308,14 @@ class ArchitectureObjective:
         NSGA-II often proposes a candidate again (parameters a candidate does not use, such as
         the widths past its depth, may differ); reusing the stored result saves the training.
         """
-        import json
-
         want = json.loads(json.dumps(candidate.to_dict()))  # as stored (tuples -> lists)
-        for t in trial.study.get_trials(
-            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
-        ):
+        for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
             if t.user_attrs.get("candidate") == want and "duplicate_of" not in t.user_attrs:
                 return t
         return None
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
+        """Train the trial's candidate; return (validation accuracy, energy pJ per inference)."""
         from spikeenergy.search.space import suggest_candidate
         from spikeenergy.train import evaluate, fit
         from spikeenergy.train.loop import make_energy_term
@@ -417,9 +401,8 @@ def trials_frame(study: optuna.Study) -> Any:
 def write_outputs(
     study: optuna.Study, out_dir: str | os.PathLike[str], space: SearchSpace | None = None
 ) -> dict[str, Path]:
-    """Write trials.csv, front.csv, architectures.json and front.png; returns their paths."""
-    import json
-
+    """Write trials.csv, front.csv, architectures.json and front.png (each atomically); returns
+    their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = trials_frame(study)
@@ -429,9 +412,9 @@ def write_outputs(
         "architectures": out / "architectures.json",
         "plot": out / "front.png",
     }
-    df.to_csv(paths["trials"], index=False)
+    atomic_write(paths["trials"], df.to_csv(index=False))
     front = df[df["pareto"]].sort_values("energy_pj") if "energy_pj" in df else df.iloc[0:0]
-    front.to_csv(paths["front"], index=False)
+    atomic_write(paths["front"], front.to_csv(index=False))
     archs = []
     for t in sorted(study.best_trials, key=lambda t: t.values[1]):
         entry: dict[str, Any] = {
@@ -446,19 +429,23 @@ def write_outputs(
         else:
             entry["params"] = t.params
         archs.append(entry)
-    paths["architectures"].write_text(json.dumps(archs, indent=2, default=str))
+    atomic_write(paths["architectures"], json.dumps(archs, indent=2, default=str))
     plot_front(df, paths["plot"], study.study_name)
     return paths
 
 
 def plot_front(df: Any, path: Path, title: str) -> None:
-    """Scatter of all complete trials (energy log-x vs accuracy) with the Pareto front."""
-    import matplotlib
+    """Scatter of all complete trials (energy log-x vs accuracy) with the Pareto front.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn on a :class:`matplotlib.figure.Figure` (no pyplot state; the caller's backend is
+    left alone) and written atomically.
+    """
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    from spikeenergy.bench.plots import save_figure
+
+    fig = Figure(figsize=(6, 4), layout="tight")
+    ax = fig.subplots()
     done = df[df["state"] == "COMPLETE"] if "state" in df else df
     if "energy_pj" in done and len(done):
         fam = done["param_family"] if "param_family" in done else None
@@ -481,9 +468,7 @@ def plot_front(df: Any, path: Path, title: str) -> None:
     ax.set_ylabel("validation accuracy")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 __all__ = [
@@ -494,8 +479,8 @@ __all__ = [
     "load_suite",
     "make_storage",
     "open_study",
-    "pareto_mask",
     "plot_front",
+    "quiet_optuna",
     "run_search",
     "trials_frame",
     "write_outputs",

@@ -1,16 +1,14 @@
-"""Energy-regularized training: L = L_CE + lam * E; fit/evaluate, checkpoints, experiments."""
+"""Energy-regularized training: L = L_CE + lam * E; fit/evaluate, checkpoints, experiments.
 
+``DataConfig``, ``PreparedData``, ``prepare_data`` and ``frame_split`` live in
+:mod:`spikeenergy.data.prepare` and are re-exported here for the code that imports them from
+``spikeenergy.train``.
+"""
+
+from spikeenergy.data.prepare import DataConfig, PreparedData, frame_split, prepare_data
 from spikeenergy.train.checkpoint import load_checkpoint, save_checkpoint
 from spikeenergy.train.config import TrainConfig
-from spikeenergy.train.experiment import (
-    DataConfig,
-    ExperimentConfig,
-    PreparedData,
-    build_seeded_model,
-    frame_split,
-    prepare_data,
-    run_experiment,
-)
+from spikeenergy.train.experiment import ExperimentConfig, build_seeded_model, run_experiment
 from spikeenergy.train.loop import (
     FitResult,
     NonFiniteLossError,

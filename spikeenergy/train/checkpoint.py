@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.torch_version import TorchVersion
 
+from spikeenergy.io import atomic_write
 from spikeenergy.models import SpikeEnergyModel, model_from_meta
 
 FORMAT = "spikeenergy.checkpoint/1"
@@ -31,20 +31,6 @@ SAFE_GLOBALS: tuple[type, ...] = (TorchVersion,)
 class UnsafeCheckpointError(ValueError):
     """A checkpoint holds objects that only an unrestricted unpickler could build (and that
     could therefore run code); it was refused without running any of it."""
-
-
-def atomic_write_bytes(path: Path, writer: Any) -> None:
-    """Write a file through ``writer(fileobj)`` to a temp file, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            writer(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def plain(obj: Any) -> Any:
@@ -78,7 +64,7 @@ def save_checkpoint(
         _check_tensors_and_plain(state, "state")
         payload["state"] = state
     target = Path(path)
-    atomic_write_bytes(target, lambda f: torch.save(payload, f))
+    atomic_write(target, lambda f: torch.save(payload, f))
     return target
 
 

@@ -7,93 +7,25 @@ This is what the CLI's ``train`` command and the benchmark runner call; ``--out 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-import spikeenergy
-from spikeenergy.data import FrameConfig, FrameDataset, load_dataset
-from spikeenergy.data.augment import AugmentedDataset, RandomShift
-from spikeenergy.data.splits import (
-    PooledDataset,
-    kfold_split,
-    limit_per_class,
-    validation_split,
-)
+from spikeenergy.data.augment import AugmentedDataset
+from spikeenergy.data.prepare import DataConfig, PreparedData, prepare_data
 from spikeenergy.energy import BUILTIN_COST_MODELS
+from spikeenergy.io import atomic_write, package_versions
 from spikeenergy.models import ModelSpec, build_model, count_parameters
-from spikeenergy.train.checkpoint import atomic_write_bytes, read_checkpoint, save_checkpoint
+from spikeenergy.train.checkpoint import read_checkpoint, save_checkpoint
 from spikeenergy.train.config import TrainConfig
 from spikeenergy.train.loop import FitResult, evaluate, fit, make_energy_term
 from spikeenergy.train.scores import confusion_matrix
 
 METRICS_SCHEMA = "spikeenergy.metrics/2"
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Which dataset, where, how its events become frames, and how much of it to use."""
-
-    name: str = "digits-dvs"
-    root: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    frames: FrameConfig = field(default_factory=FrameConfig)
-    val_fraction: float = 0.1
-    train_per_class: int | None = None  # cap on training samples per class (quick runs)
-    test_per_class: int | None = None
-    augment_shift: int = 0  # random +-pixels shift of 2-D training frames per sample (0: off)
-    # k-fold cross-validation over all recordings (train + test pooled): ``folds`` folds, this
-    # run tests on fold ``fold``; the partition is drawn with ``fold_seed``, which is fixed by
-    # the suite (not the training seed), so that every seed tests on the same recordings
-    folds: int | None = None
-    fold: int | None = None
-    fold_seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.augment_shift < 0:
-            raise ValueError(f"augment_shift={self.augment_shift} must be >= 0 pixels")
-        if self.folds is None:
-            if self.fold is not None:
-                raise ValueError(f"fold={self.fold} needs folds (the number of folds, >= 2)")
-            return
-        if isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2:
-            raise ValueError(f"folds={self.folds!r} must be a whole number >= 2 (or absent)")
-        # fold None: a suite's template, expanded into one config per fold by the grid
-        if self.fold is not None and (
-            isinstance(self.fold, bool)
-            or not isinstance(self.fold, int)
-            or not 0 <= self.fold < self.folds
-        ):
-            raise ValueError(f"fold={self.fold!r} must be a whole number in 0..{self.folds - 1}")
-        if self.test_per_class is not None:
-            raise ValueError(
-                "test_per_class cannot be combined with folds: with k-fold cross-validation the "
-                "test set is a fold of all recordings; drop test_per_class"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON friendly). The k-fold keys are left out when there are no folds, so
-        configs (and run ids) of datasets without folds are those of earlier versions."""
-        d = asdict(self)
-        if self.folds is None:
-            for key in ("folds", "fold", "fold_seed"):
-                d.pop(key)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DataConfig:
-        """Inverse of :meth:`to_dict` (the ``frames`` entry becomes a FrameConfig)."""
-        kw = dict(d)
-        if isinstance(kw.get("frames"), dict):
-            kw["frames"] = FrameConfig(**kw["frames"])
-        return cls(**kw)
 
 
 @dataclass(frozen=True)
@@ -113,81 +45,6 @@ class ExperimentConfig:
         }
 
 
-@dataclass
-class PreparedData:
-    """Frame datasets of one run and the shapes a model needs."""
-
-    train: Any
-    val: Any
-    test: Any
-    frame_shape: tuple[int, ...]
-    num_classes: int
-
-
-def open_frames(cfg: DataConfig, split: str) -> FrameDataset:
-    """One whole split of the dataset as (cached) frames."""
-    events = load_dataset(cfg.name, split, root=cfg.root, **cfg.options)
-    ident = hashlib.sha1(
-        json.dumps([cfg.name, cfg.root, cfg.options], sort_keys=True, default=str).encode()
-    ).hexdigest()[:10]
-    return FrameDataset(events, cfg.frames, cache_key=f"{cfg.name}-{split}-{ident}")
-
-
-FrameOpener = Callable[[DataConfig, str], FrameDataset]
-
-
-def frame_split(cfg: DataConfig, split: str, seed: int, opener: FrameOpener = open_frames) -> Any:
-    """One split as frames, with the per-class cap drawn with ``seed``.
-
-    ``opener(cfg, split)`` supplies the whole split (the benchmark runner passes a memoised
-    opener so that all runs of a worker share one set of binned frames).
-    """
-    cap = cfg.train_per_class if split == "train" else cfg.test_per_class
-    return limit_per_class(opener(cfg, split), cap, seed)
-
-
-def prepare_data(cfg: DataConfig, seed: int, opener: FrameOpener = open_frames) -> PreparedData:
-    """Open the dataset's train/test splits as cached frame datasets; carve validation off train.
-
-    Validation is split without leaks (:func:`spikeenergy.data.splits.validation_split`): by
-    recording (or with a gap) for datasets of overlapping windows such as emg-roshambo,
-    class-stratified for datasets of separate recordings.
-
-    With ``cfg.folds`` (k-fold cross-validation), the train and test splits are pooled
-    (:class:`~spikeenergy.data.splits.PooledDataset`), fold ``cfg.fold`` of a stratified
-    partition drawn with ``cfg.fold_seed`` is the test set (its ``indices`` are positions in
-    the pool: sample ids shared by every run of that fold), and training (capped by
-    ``train_per_class`` with ``seed``) and validation come from the other folds only.
-    """
-    test: Any
-    if cfg.folds is not None:
-        if cfg.fold is None:
-            raise ValueError(
-                f"folds={cfg.folds} but no fold: say which fold this run tests on "
-                f"(fold = 0..{cfg.folds - 1}; a suite's grid sets it per run)"
-            )
-        pool = PooledDataset([opener(cfg, "train"), opener(cfg, "test")])
-        rest, test = kfold_split(pool, cfg.folds, cfg.fold, cfg.fold_seed)
-        train_all = limit_per_class(rest, cfg.train_per_class, seed)
-    else:
-        train_all = frame_split(cfg, "train", seed, opener)
-        test = frame_split(cfg, "test", seed, opener)
-    train: Any
-    val: Any
-    if cfg.val_fraction > 0:
-        train, val = validation_split(train_all, cfg.val_fraction, seed)
-    else:
-        train, val = train_all, None
-    if cfg.augment_shift:
-        if len(train_all.frame_shape) != 3:
-            raise ValueError(
-                f"augment_shift needs 2-D frames (P, H, W); {cfg.name} has frame shape "
-                f"{tuple(train_all.frame_shape)}"
-            )
-        train = AugmentedDataset(train, RandomShift(cfg.augment_shift, seed))
-    return PreparedData(train, val, test, tuple(train_all.frame_shape), len(train_all.classes))
-
-
 def build_seeded_model(
     spec: ModelSpec, frame_shape: tuple[int, ...], num_classes: int, seed: int
 ) -> Any:
@@ -197,26 +54,10 @@ def build_seeded_model(
         return build_model(spec, frame_shape, num_classes)
 
 
-def versions() -> dict[str, str]:
-    """Versions of the packages that determine a run's numbers."""
-    import norse
-    import snntorch
-    import tonic
-
-    return {
-        "spikeenergy": spikeenergy.__version__,
-        "torch": torch.__version__,
-        "snntorch": snntorch.__version__,
-        "norse": getattr(norse, "__version__", "unknown"),
-        "tonic": tonic.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def write_json(path: Path, obj: Any) -> None:
     """Write JSON atomically (a reader never sees half a file)."""
     data = json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
-    atomic_write_bytes(path, lambda f: f.write(data))
+    atomic_write(path, data)
 
 
 def evaluation_record(ev: dict[str, Any], cfg: ExperimentConfig) -> dict[str, Any]:
@@ -256,7 +97,7 @@ def experiment_metrics(
         "schema": METRICS_SCHEMA,
         "config": cfg.to_dict(),
         "seed": seed,
-        "versions": versions(),
+        "versions": package_versions(),
         "device": str(cfg.train.resolved_device()),
         "model": {
             "family": cfg.model.family,

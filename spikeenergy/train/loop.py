@@ -216,7 +216,8 @@ def _num_classes(model: nn.Module) -> int | None:
     return int(n) if n is not None else None
 
 
-def fit(
+def fit(  # noqa: C901 - the epoch loop; its branches are the documented options (resume,
+    # early stopping, pruning, non-finite losses, time-to-target, callbacks)
     model: nn.Module,
     train_data: DataLoader | Dataset,
     val_data: DataLoader | Dataset | None = None,

@@ -153,6 +153,7 @@ class TaskMetric:
             )
 
     def __call__(self, preds: Any, targets: Any, num_classes: int) -> float:
+        """The metric of ``preds`` against ``targets`` (logits or labels), checked to be a float."""
         p, t = as_labels(preds, targets, num_classes)
         value = self.fn(p, t, num_classes)
         if isinstance(value, bool) or not isinstance(value, numbers.Real | np.ndarray):

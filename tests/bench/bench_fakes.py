@@ -16,11 +16,19 @@ def fake_ledger(energy: float) -> dict[str, Any]:
     """A ledger record in EnergyLedger.to_dict form (filled by hand): 10 x ``energy`` ACs."""
     from spikeenergy.energy import BUILTIN_COST_MODELS, in_joules
 
-    total = {"acs": 10.0 * energy, "macs": 0.0, "graded_events": 0.0, "dense_ops": 20.0,
-             "neuron_updates": 4.0, "active_updates": 2.0 * energy, "spikes": 2.0 * energy,
-             "state_words": 4.0}
+    total = {
+        "acs": 10.0 * energy,
+        "macs": 0.0,
+        "graded_events": 0.0,
+        "dense_ops": 20.0,
+        "neuron_updates": 4.0,
+        "active_updates": 2.0 * energy,
+        "spikes": 2.0 * energy,
+        "state_words": 4.0,
+    }
     return {
-        "samples": 5, "policy": "per_sample",
+        "samples": 5,
+        "policy": "per_sample",
         "layers": {"lif1": {"kind": "spiking", "connection": False, **total}},
         "total": total,
         "rates": {"spike_rate": energy / 2, "activation_sparsity": 1 - energy / 2},
@@ -41,15 +49,29 @@ def fake_metrics(spec: RunSpec) -> dict[str, Any]:
         "seed": spec.seed,
         "model": {"family": spec.config.model.family, "parameters": 100},
         "dataset": {"name": spec.dataset, "n_train": 10, "n_test": 5},
-        "val": {"accuracy": acc, "loss": 1.0 - acc, "energy": {"joules": energy},
-                "n_samples": 3, "ledger": fake_ledger(energy)},
+        "val": {
+            "accuracy": acc,
+            "loss": 1.0 - acc,
+            "energy": {"joules": energy},
+            "n_samples": 3,
+            "ledger": fake_ledger(energy),
+        },
         "test": {
-            "accuracy": acc, "loss": 1.0 - acc, "energy": {"joules": energy}, "n_samples": 5,
+            "accuracy": acc,
+            "loss": 1.0 - acc,
+            "energy": {"joules": energy},
+            "n_samples": 5,
             "ledger": fake_ledger(energy),
         },
         "best_val_accuracy": acc,
-        "efficiency": {"wall_time_s": 0.01, "epochs": 2, "steps": 4, "time_to_target_s": None,
-                       "steps_to_target": None, "epochs_to_target": None},
+        "efficiency": {
+            "wall_time_s": 0.01,
+            "epochs": 2,
+            "steps": 4,
+            "time_to_target_s": None,
+            "steps_to_target": None,
+            "epochs_to_target": None,
+        },
         "curves": {"epoch": [0, 1], "train_loss": [1.0, 0.5], "val_accuracy": [acc - 0.1, acc]},
     }
 
@@ -65,16 +87,21 @@ def slow_fake_run(spec: RunSpec) -> dict[str, Any]:
     return fake_metrics(spec)
 
 
-def tiny_suite(n_models: int = 2, lambdas: tuple[float, ...] = (0.0, 0.1),
-               seeds: tuple[int, ...] = (0, 1), datasets: tuple[str, ...] = ("a",)) -> Suite:
+def tiny_suite(
+    n_models: int = 2,
+    lambdas: tuple[float, ...] = (0.0, 0.1),
+    seeds: tuple[int, ...] = (0, 1),
+    datasets: tuple[str, ...] = ("a",),
+) -> Suite:
     """A small grid over digits-dvs labels (the fake run never touches the data)."""
     families = ["snn-mlp", "mlp", "gru", "cnn"]
     return Suite(
         name="tiny",
         datasets=tuple(SuiteDataset(d, DataConfig(options={"limit": 20})) for d in datasets),
-        models=tuple(SuiteModel(f, ModelSpec(family=f, hidden=(8,)))
-                     for f in families[:n_models]),
-        lambdas=lambdas, seeds=seeds, train=TrainConfig(epochs=1),
+        models=tuple(SuiteModel(f, ModelSpec(family=f, hidden=(8,))) for f in families[:n_models]),
+        lambdas=lambdas,
+        seeds=seeds,
+        train=TrainConfig(epochs=1),
     )
 
 
@@ -181,18 +208,32 @@ PLANT_VAL = {0.0: (0, 100), 0.01: (10, 110), 0.1: (10, 110), 1.0: (0, 130)}
 PLANT_TEST = {0.0: (0, 50), 0.01: (0, 50), 0.1: (0, 55), 1.0: (0, 50)}
 
 
-def _planted_split(n: int, window: tuple[int, int], seed: int, salt: int,
-                   energy: float, ids: list[int] | None = None, shift: int = 0) -> dict[str, Any]:
+def _planted_split(
+    n: int,
+    window: tuple[int, int],
+    seed: int,
+    salt: int,
+    energy: float,
+    ids: list[int] | None = None,
+    shift: int = 0,
+) -> dict[str, Any]:
     import numpy as np
 
     labels = [i % 10 for i in range(n)]
     perm = np.random.default_rng([seed, salt]).permutation(n)
-    wrong = set(perm[window[0]:window[1] + shift].tolist())
+    wrong = set(perm[window[0] : window[1] + shift].tolist())
     preds = [(y + 1) % 10 if i in wrong else y for i, y in enumerate(labels)]
     acc = 1.0 - len(wrong) / n
-    out = {"accuracy": acc, "loss": 1.0 - acc, "energy": {"joules": energy}, "n_samples": n,
-           "scores": {"accuracy": acc}, "predictions": preds, "labels": labels,
-           "ledger": fake_ledger(energy)}
+    out = {
+        "accuracy": acc,
+        "loss": 1.0 - acc,
+        "energy": {"joules": energy},
+        "n_samples": n,
+        "scores": {"accuracy": acc},
+        "predictions": preds,
+        "labels": labels,
+        "ledger": fake_ledger(energy),
+    }
     if ids is not None:
         out["sample_ids"] = ids
     return out
@@ -207,10 +248,22 @@ def planted_metrics(spec: RunSpec) -> dict[str, Any]:
     test_ids = list(range(fold * PLANT_TEST_N, (fold + 1) * PLANT_TEST_N))
     m["val"] = _planted_split(PLANT_VAL_N, PLANT_VAL[spec.lam], spec.seed, 1 + fold, energy)
     # the test permutation does not depend on the seed: every seed errs on the same samples
-    m["test"] = _planted_split(PLANT_TEST_N, PLANT_TEST[spec.lam], 0, 2 + fold, energy,
-                               test_ids if spec.fold is not None else None, shift=spec.seed)
-    m["dataset"] = {"name": spec.dataset, "n_train": 10, "n_val": PLANT_VAL_N,
-                    "n_test": PLANT_TEST_N, "num_classes": 10}
+    m["test"] = _planted_split(
+        PLANT_TEST_N,
+        PLANT_TEST[spec.lam],
+        0,
+        2 + fold,
+        energy,
+        test_ids if spec.fold is not None else None,
+        shift=spec.seed,
+    )
+    m["dataset"] = {
+        "name": spec.dataset,
+        "n_train": 10,
+        "n_val": PLANT_VAL_N,
+        "n_test": PLANT_TEST_N,
+        "num_classes": 10,
+    }
     m["best_val_accuracy"] = m["val"]["accuracy"]
     return m
 
@@ -224,8 +277,11 @@ def planted_suite(margin: float = 0.01, n_models: int = 1, name: str = "planted"
     """1 dataset x ``n_models`` x lambdas (0, 0.01, 0.1, 1) x 3 seeds, for planted runs."""
     from dataclasses import replace
 
-    return replace(tiny_suite(n_models=n_models, lambdas=tuple(PLANT_VAL), seeds=(0, 1, 2)),
-                   name=name, margin=margin)
+    return replace(
+        tiny_suite(n_models=n_models, lambdas=tuple(PLANT_VAL), seeds=(0, 1, 2)),
+        name=name,
+        margin=margin,
+    )
 
 
 def distinct_run(spec: RunSpec) -> dict[str, Any]:

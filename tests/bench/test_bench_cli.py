@@ -56,8 +56,20 @@ def test_bench_and_report_commands(tmp_path: Path, capsys: pytest.CaptureFixture
     suite = tmp_path / "e2e.toml"
     suite.write_text(text.replace('name = "e2e"', 'name = "e2e"\nskip_missing = true'))
     out = tmp_path / "results"
-    args = parse(bench_cli, ["bench", str(suite), "--out", str(out), "--workers", "2",
-                             "--device", "cpu", "--no-progress"])
+    args = parse(
+        bench_cli,
+        [
+            "bench",
+            str(suite),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--device",
+            "cpu",
+            "--no-progress",
+        ],
+    )
     assert bench_cli.run(args) == 0
     printed = capsys.readouterr().out
     assert "skipped dataset emg-roshambo: dataset 'emg-roshambo' not found" in printed
@@ -69,8 +81,14 @@ def test_bench_and_report_commands(tmp_path: Path, capsys: pytest.CaptureFixture
     assert table["accuracy"].between(0, 1).all() and (table["energy"] > 0).all()
     assert not table["spike_rate"][table["family"] == "mlp"].map(math.isfinite).any()
     report = (out / "report.md").read_text()
-    for part in ("## Summary", "## ANOVA", "## Pareto", "sweep_digits-dvs.png",
-                 "pareto_digits-dvs.svg", "curves_digits-dvs.png"):
+    for part in (
+        "## Summary",
+        "## ANOVA",
+        "## Pareto",
+        "sweep_digits-dvs.png",
+        "pareto_digits-dvs.svg",
+        "curves_digits-dvs.png",
+    ):
         assert part in report
     for name in ("sweep", "pareto", "curves"):
         for ext in ("png", "svg"):

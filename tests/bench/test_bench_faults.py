@@ -54,9 +54,19 @@ SUITE12 = dict(n_models=2, lambdas=(0.0, 0.1, 1.0), seeds=(0, 1))  # 12 configur
 def record(spec: RunSpec, status: str = "ok", attempts: int = 1) -> RunRecord:
     metrics = fake_metrics(spec) if status == "ok" else None
     error = None if status == "ok" else "RuntimeError: broken machine"
-    return RunRecord(run_id=spec.run_id, status=status, dataset=spec.dataset, model=spec.model,
-                     lam=spec.lam, seed=spec.seed, config=spec.config.to_dict(),
-                     metrics=metrics, error=error, attempts=attempts, duration_s=1.0)
+    return RunRecord(
+        run_id=spec.run_id,
+        status=status,
+        dataset=spec.dataset,
+        model=spec.model,
+        lam=spec.lam,
+        seed=spec.seed,
+        config=spec.config.to_dict(),
+        metrics=metrics,
+        error=error,
+        attempts=attempts,
+        duration_s=1.0,
+    )
 
 
 def counting(fn: Any, calls: list[str]) -> Any:
@@ -133,8 +143,13 @@ def test_concurrent_writers_of_the_same_runs_never_turn_ok_into_failed(tmp_path:
 
 
 def _first_sweep(root: str) -> None:
-    run_sweep(tiny_suite(**SUITE12), ResultsStore(Path(root)), SerialExecutor(),
-              run_fn=slow_fake_run, progress=False)
+    run_sweep(
+        tiny_suite(**SUITE12),
+        ResultsStore(Path(root)),
+        SerialExecutor(),
+        run_fn=slow_fake_run,
+        progress=False,
+    )
 
 
 def _wait_for_records(store: ResultsStore, n: int, proc: Any, timeout: float = 60) -> None:
@@ -151,8 +166,9 @@ def test_a_second_sweep_is_refused_and_a_failing_one_loses_nothing(tmp_path: Pat
     _wait_for_records(store, 1, first)
     # the second sweep would fail every run: it is refused before it runs any
     with pytest.raises(StoreBusyError, match=rf"being written by another sweep \(pid {first.pid}"):
-        run_sweep(tiny_suite(**SUITE12), store, SerialExecutor(), run_fn=failing_run,
-                  progress=False)
+        run_sweep(
+            tiny_suite(**SUITE12), store, SerialExecutor(), run_fn=failing_run, progress=False
+        )
     first.join(60)
     assert first.exitcode == 0
     specs = expand_grid(tiny_suite(**SUITE12))
@@ -166,8 +182,14 @@ def test_a_second_sweep_can_wait_and_then_finds_everything_done(tmp_path: Path) 
     first.start()
     _wait_for_records(store, 1, first)
     calls: list[str] = []
-    res = run_sweep(tiny_suite(**SUITE12), store, SerialExecutor(),
-                    run_fn=counting(fake_run, calls), progress=False, lock_timeout=60)
+    res = run_sweep(
+        tiny_suite(**SUITE12),
+        store,
+        SerialExecutor(),
+        run_fn=counting(fake_run, calls),
+        progress=False,
+        lock_timeout=60,
+    )
     first.join(60)
     assert (res.already_done, res.ran, calls) == (12, 0, [])
     all_ok_once(store, expand_grid(tiny_suite(**SUITE12)))
@@ -180,8 +202,7 @@ def test_a_sigkilled_sweep_does_not_block_the_next_one(tmp_path: Path) -> None:
     _wait_for_records(store, 2, first)
     os.kill(first.pid, signal.SIGKILL)  # its lock dies with it
     first.join(10)
-    res = run_sweep(tiny_suite(**SUITE12), store, SerialExecutor(), run_fn=fake_run,
-                    progress=False)
+    res = run_sweep(tiny_suite(**SUITE12), store, SerialExecutor(), run_fn=fake_run, progress=False)
     assert res.already_done >= 2 and res.ok == 12 - res.already_done
     all_ok_once(store, expand_grid(tiny_suite(**SUITE12)))
 
@@ -197,8 +218,13 @@ def test_a_worker_killed_mid_sweep_is_replaced_and_every_run_finishes(
     monkeypatch.setenv(MARKERS_ENV, str(markers))  # read by die_once_run in the workers
     store = ResultsStore(tmp_path / "out")
     with caplog.at_level(logging.WARNING):
-        res = run_sweep(tiny_suite(**SUITE12), store, LocalExecutor(2, start_method="fork"),
-                        run_fn=die_once_run, progress=False)
+        res = run_sweep(
+            tiny_suite(**SUITE12),
+            store,
+            LocalExecutor(2, start_method="fork"),
+            run_fn=die_once_run,
+            progress=False,
+        )
     assert len(list(markers.iterdir())) == 2  # two worker processes really died (SIGKILL)
     assert "a worker process died" in caplog.text
     assert (res.ok, res.failed) == (12, 0)  # neither the dead runs nor the healthy ones failed
@@ -223,8 +249,13 @@ def test_a_worker_sigkilled_from_outside_is_replaced(tmp_path: Path) -> None:
 
     t = threading.Thread(target=killer)
     t.start()
-    res = run_sweep(tiny_suite(**SUITE12), store, LocalExecutor(2, start_method="fork"),
-                    run_fn=slow_fake_run, progress=False)
+    res = run_sweep(
+        tiny_suite(**SUITE12),
+        store,
+        LocalExecutor(2, start_method="fork"),
+        run_fn=slow_fake_run,
+        progress=False,
+    )
     t.join()
     assert killed
     assert (res.ok, res.failed) == (12, 0)
@@ -236,8 +267,13 @@ def test_a_run_that_always_kills_its_worker_is_given_up_after_bounded_retries(
 ) -> None:
     store = ResultsStore(tmp_path)
     suite = tiny_suite(n_models=1, lambdas=(0.0,), seeds=(0, 1))  # seed 1 is poisonous
-    res = run_sweep(suite, store, LocalExecutor(1, start_method="fork", max_retries=2),
-                    run_fn=always_dies_run, progress=False)
+    res = run_sweep(
+        suite,
+        store,
+        LocalExecutor(1, start_method="fork", max_retries=2),
+        run_fn=always_dies_run,
+        progress=False,
+    )
     assert (res.ok, res.failed) == (1, 1)
     bad = res.table[res.table["status"] == "failed"].iloc[0]
     assert bad["seed"] == 1
@@ -336,8 +372,12 @@ def test_report_works_on_a_read_only_store(tmp_path: Path) -> None:
 def test_stale_temp_files_of_dead_writers_are_removed(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path)
     _sweep8(store)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(dead.stdout)
     stale = store.runs_dir / f".abc.h5.{dead_pid}.0123abcd.tmp"
     live = store.runs_dir / f".def.h5.{os.getpid()}.0123abcd.tmp"  # a write in flight
@@ -375,8 +415,13 @@ def test_the_worker_count_does_not_change_the_numbers(
     tables = []
     for workers in (1, 2):
         store = ResultsStore(tmp_path / f"w{workers}")
-        res = run_sweep(tiny_suite(), store, LocalExecutor(workers, start_method="fork"),
-                        run_fn=threads_run, progress=False)
+        res = run_sweep(
+            tiny_suite(),
+            store,
+            LocalExecutor(workers, start_method="fork"),
+            run_fn=threads_run,
+            progress=False,
+        )
         tables.append(res.table.sort_values("run_id").reset_index(drop=True))
         rid = res.table["run_id"].iloc[0]
         assert store.read(rid).extra["torch_threads"] == 1  # recorded with the run
@@ -411,8 +456,13 @@ def test_an_interrupt_stops_the_workers_at_once_and_keeps_finished_records(
     monkeypatch.setattr(ResultsStore, "put", put_then_interrupt)
     start = time.time()
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(tiny_suite(lambdas=(0.0,), seeds=(0, 1), n_models=4), store,
-                  LocalExecutor(2, start_method="fork"), run_fn=sleepy_run, progress=False)
+        run_sweep(
+            tiny_suite(lambdas=(0.0,), seeds=(0, 1), n_models=4),
+            store,
+            LocalExecutor(2, start_method="fork"),
+            run_fn=sleepy_run,
+            progress=False,
+        )
     assert time.time() - start < 30  # the minute-long runs in flight were stopped, not awaited
     if Path("/proc/self/stat").exists():
         assert child_pids(os.getpid()) == []  # no worker left behind
@@ -467,7 +517,6 @@ def test_a_full_disk_stops_the_sweep_with_one_clear_error(tmp_path: Path) -> Non
         assert f.attrs["status"] == "ok"
 
 
-
 @pytest.mark.slow
 def test_real_runs_give_identical_numbers_on_one_and_two_workers(tmp_path: Path) -> None:
     from spikeenergy.bench import Suite, SuiteDataset, SuiteModel
@@ -477,19 +526,31 @@ def test_real_runs_give_identical_numbers_on_one_and_two_workers(tmp_path: Path)
 
     suite = Suite(
         name="threads",
-        datasets=(SuiteDataset("d", DataConfig(options={"limit": 40}, train_per_class=2,
-                                               test_per_class=1,
-                                               frames=FrameConfig(n_time_bins=3,
-                                                                  downsample=0.5))),),
-        models=(SuiteModel("mlp", ModelSpec(family="mlp", hidden=(16,))),
-                SuiteModel("snn", ModelSpec(family="snn-mlp", hidden=(16,)))),
-        lambdas=(0.0, 0.1), seeds=(0,), train=TrainConfig(epochs=2, batch_size=4, device="cpu"),
+        datasets=(
+            SuiteDataset(
+                "d",
+                DataConfig(
+                    options={"limit": 40},
+                    train_per_class=2,
+                    test_per_class=1,
+                    frames=FrameConfig(n_time_bins=3, downsample=0.5),
+                ),
+            ),
+        ),
+        models=(
+            SuiteModel("mlp", ModelSpec(family="mlp", hidden=(16,))),
+            SuiteModel("snn", ModelSpec(family="snn-mlp", hidden=(16,))),
+        ),
+        lambdas=(0.0, 0.1),
+        seeds=(0,),
+        train=TrainConfig(epochs=2, batch_size=4, device="cpu"),
     )
     cols = ["run_id", "accuracy", "loss", "energy", "synops_per_sample", "best_val_accuracy"]
     tables = []
     for workers in (1, 2):
-        res = run_sweep(suite, ResultsStore(tmp_path / f"w{workers}"), LocalExecutor(workers),
-                        progress=False)
+        res = run_sweep(
+            suite, ResultsStore(tmp_path / f"w{workers}"), LocalExecutor(workers), progress=False
+        )
         assert res.ok == 4
         tables.append(res.table[cols].sort_values("run_id").reset_index(drop=True))
     pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)

@@ -45,12 +45,22 @@ def counting(fn: Any, calls: list[str], kill_after: int | None = None) -> Any:
 def test_sweep_runs_every_configuration_once(tmp_path: Path) -> None:
     suite = tiny_suite()  # 1 dataset x 2 models x 2 lambdas x 2 seeds = 8 runs
     calls: list[str] = []
-    res = run_sweep(suite, ResultsStore(tmp_path), SerialExecutor(),
-                    run_fn=counting(fake_run, calls), progress=False)
+    res = run_sweep(
+        suite,
+        ResultsStore(tmp_path),
+        SerialExecutor(),
+        run_fn=counting(fake_run, calls),
+        progress=False,
+    )
     assert (res.total, res.ran, res.ok, res.failed) == (8, 8, 8, 0)
     assert sorted(calls) == sorted(s.run_id for s in expand_grid(suite))
-    again = run_sweep(suite, ResultsStore(tmp_path), SerialExecutor(),
-                      run_fn=counting(fake_run, calls), progress=False)
+    again = run_sweep(
+        suite,
+        ResultsStore(tmp_path),
+        SerialExecutor(),
+        run_fn=counting(fake_run, calls),
+        progress=False,
+    )
     assert (again.already_done, again.ran) == (8, 0) and len(calls) == 8  # nothing re-run
 
 
@@ -59,11 +69,13 @@ def test_killed_sweep_resumes_with_one_record_per_configuration(tmp_path: Path) 
     store = ResultsStore(tmp_path)
     calls: list[str] = []
     with pytest.raises(Killed):
-        run_sweep(suite, store, SerialExecutor(), run_fn=counting(fake_run, calls, 5),
-                  progress=False)
+        run_sweep(
+            suite, store, SerialExecutor(), run_fn=counting(fake_run, calls, 5), progress=False
+        )
     assert len(store.run_ids()) == 5  # the runs finished before the kill are kept
-    res = run_sweep(suite, store, SerialExecutor(), run_fn=counting(fake_run, calls),
-                    progress=False)
+    res = run_sweep(
+        suite, store, SerialExecutor(), run_fn=counting(fake_run, calls), progress=False
+    )
     assert (res.already_done, res.ran) == (5, 7)
     ids = [s.run_id for s in expand_grid(suite)]
     assert sorted(calls) == sorted(ids)  # each configuration ran exactly once overall
@@ -76,8 +88,9 @@ def test_sigkilled_process_resumes(tmp_path: Path) -> None:
     script = tmp_path / "sweep.py"
     out = tmp_path / "results"
     script.write_text(kill_script(out))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     store = ResultsStore(out)
     deadline = time.time() + 60
     while len(store.run_ids()) < 3 and time.time() < deadline and proc.poll() is None:
@@ -89,8 +102,9 @@ def test_sigkilled_process_resumes(tmp_path: Path) -> None:
     assert 3 <= n_before < 12
     suite = tiny_suite(n_models=2, lambdas=(0.0, 0.1, 1.0), seeds=(0, 1))
     calls: list[str] = []
-    res = run_sweep(suite, store, SerialExecutor(), run_fn=counting(fake_run, calls),
-                    progress=False)
+    res = run_sweep(
+        suite, store, SerialExecutor(), run_fn=counting(fake_run, calls), progress=False
+    )
     assert res.already_done == n_before and len(calls) == 12 - n_before
     assert sorted(store.run_ids()) == sorted(s.run_id for s in expand_grid(suite))
 
@@ -112,13 +126,12 @@ def test_failures_are_recorded_with_their_error_and_retried(tmp_path: Path) -> N
     rec = store.read(bad["run_id"].iloc[0])
     assert rec.traceback is not None and "lr too high" in rec.traceback
     calls: list[str] = []
-    res2 = run_sweep(suite, store, SerialExecutor(), run_fn=counting(fake_run, calls),
-                     progress=False)
+    res2 = run_sweep(
+        suite, store, SerialExecutor(), run_fn=counting(fake_run, calls), progress=False
+    )
     assert sorted(calls) == sorted(bad["run_id"]) and res2.failed == 0
     assert store.read(bad["run_id"].iloc[0]).attempts == 2
     assert (res2.table["status"] == "ok").all() and len(res2.table) == 8
-
-
 
 
 def test_threads_per_worker() -> None:
@@ -129,8 +142,12 @@ def test_threads_per_worker() -> None:
 
 
 def test_prepare_shared_matches_prepare_data() -> None:
-    cfg = DataConfig(options={"limit": 40}, frames=FrameConfig(n_time_bins=4, downsample=0.5),
-                     train_per_class=3, val_fraction=0.25)
+    cfg = DataConfig(
+        options={"limit": 40},
+        frames=FrameConfig(n_time_bins=4, downsample=0.5),
+        train_per_class=3,
+        val_fraction=0.25,
+    )
     for seed in (0, 1):
         a, b = prepare_shared(cfg, seed), prepare_data(cfg, seed)
         for part in ("train", "val", "test"):
@@ -162,8 +179,13 @@ def test_checkpoints_are_kept_beside_ok_records_unless_the_suite_opts_out(tmp_pa
         assert kept.checkpoint_path(spec.run_id).read_bytes() == f"model of {spec.run_id}".encode()
     assert not list(kept.runs_dir.glob(".*"))  # written atomically: no temporary files left
     off = ResultsStore(tmp_path / "off")
-    run_sweep(replace(suite, keep_checkpoints=False), off, SerialExecutor(), run_fn=saving_run,
-              progress=False)
+    run_sweep(
+        replace(suite, keep_checkpoints=False),
+        off,
+        SerialExecutor(),
+        run_fn=saving_run,
+        progress=False,
+    )
     assert len(off.run_ids()) == 2 and not list(off.runs_dir.glob("*.pt"))
     plain = ResultsStore(tmp_path / "plain")  # a run function without the keyword keeps none
     assert run_sweep(suite, plain, SerialExecutor(), run_fn=fake_run, progress=False).ok == 2

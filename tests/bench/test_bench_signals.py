@@ -62,8 +62,20 @@ def _start(tmp_path: Path, out: Path) -> subprocess.Popen[bytes]:
     (tmp_path / "sig.toml").write_text(SUITE)
     script = tmp_path / "cli.py"
     script.write_text(CLI.format(here=str(HERE)))
-    cmd = [sys.executable, str(script), "bench", str(tmp_path / "sig.toml"), "--out", str(out),
-           "--workers", "2", "--device", "cpu", "--no-progress", "--no-report"]
+    cmd = [
+        sys.executable,
+        str(script),
+        "bench",
+        str(tmp_path / "sig.toml"),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--no-report",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

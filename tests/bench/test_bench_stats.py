@@ -33,17 +33,24 @@ def test_mean_ci_by_hand() -> None:
 
 
 def table(rows: list[tuple[str, str, float, int, float, float]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["dataset", "model", "lam", "seed", "accuracy",
-                                       "energy_j"]).assign(status="ok")
+    return pd.DataFrame(
+        rows, columns=["dataset", "model", "lam", "seed", "accuracy", "energy_j"]
+    ).assign(status="ok")
 
 
 def test_relative_energy_and_no_loss_table() -> None:
-    t = table([
-        ("d", "snn", 0.0, 0, 0.90, 2.0), ("d", "snn", 0.0, 1, 0.92, 4.0),  # baseline mean 3
-        ("d", "snn", 0.1, 0, 0.91, 0.6), ("d", "snn", 0.1, 1, 0.905, 0.3),
-        ("d", "snn", 1.0, 0, 0.50, 0.03), ("d", "snn", 1.0, 1, 0.52, 0.03),
-        ("d", "mlp", 0.0, 0, 0.95, 10.0), ("d", "mlp", 0.1, 0, 0.93, 5.0),
-    ])
+    t = table(
+        [
+            ("d", "snn", 0.0, 0, 0.90, 2.0),
+            ("d", "snn", 0.0, 1, 0.92, 4.0),  # baseline mean 3
+            ("d", "snn", 0.1, 0, 0.91, 0.6),
+            ("d", "snn", 0.1, 1, 0.905, 0.3),
+            ("d", "snn", 1.0, 0, 0.50, 0.03),
+            ("d", "snn", 1.0, 1, 0.52, 0.03),
+            ("d", "mlp", 0.0, 0, 0.95, 10.0),
+            ("d", "mlp", 0.1, 0, 0.93, 5.0),
+        ]
+    )
     t.loc[len(t)] = ["d", "mlp", 1.0, 0, float("nan"), float("nan"), "failed"]  # ignored
     rel = with_relative_energy(t)
     assert rel.loc[2, "rel_energy"] == pytest.approx(0.6 / 3.0)
@@ -68,10 +75,14 @@ def test_anova_matches_hand_computation_on_a_tiny_balanced_design() -> None:
     # SS_AB = 2 * sum (cell - A - B + grand)^2 = 2 * 4 * 1.25^2 = 12.5
     # SS_E  = 2 + 2 + 2 + 0 = 6 (df 4, MS_E = 1.5); total 23.5 = 0.5 + 4.5 + 12.5 + 6
     # partial eta^2: A 0.5 / 6.5, B 4.5 / 10.5, AB 12.5 / 18.5; F_A = 0.5 / 1.5
-    cells = {("A1", "B1"): [1, 3], ("A1", "B2"): [5, 7], ("A2", "B1"): [4, 6],
-             ("A2", "B2"): [4, 4]}
-    df = pd.DataFrame([{"model": a, "dataset": b, "accuracy": float(y)}
-                       for (a, b), ys in cells.items() for y in ys])
+    cells = {("A1", "B1"): [1, 3], ("A1", "B2"): [5, 7], ("A2", "B1"): [4, 6], ("A2", "B2"): [4, 4]}
+    df = pd.DataFrame(
+        [
+            {"model": a, "dataset": b, "accuracy": float(y)}
+            for (a, b), ys in cells.items()
+            for y in ys
+        ]
+    )
     res = anova(df).set_index("term")
     assert list(res.index) == ["model", "dataset", "model:dataset", "Residual"]
     assert res["sum_sq"].tolist() == pytest.approx([0.5, 4.5, 12.5, 6.0])
@@ -96,8 +107,15 @@ def test_anova_recovers_planted_effect_sizes() -> None:
     for i, a in enumerate(alpha):
         for j, b in enumerate(beta):
             for y in a + b + gamma[i][j] + rng.normal(0, 1, n):
-                rows.append({"model": f"m{i}", "dataset": f"d{j}", "accuracy": y,
-                             "lam": rng.choice([0.0, 0.1]), "status": "ok"})
+                rows.append(
+                    {
+                        "model": f"m{i}",
+                        "dataset": f"d{j}",
+                        "accuracy": y,
+                        "lam": rng.choice([0.0, 0.1]),
+                        "status": "ok",
+                    }
+                )
     res = anova(pd.DataFrame(rows), blocks=("lam",)).set_index("term")
     assert res.loc["model", "partial_eta_sq"] == pytest.approx(0.4, abs=0.03)
     assert res.loc["dataset", "partial_eta_sq"] == pytest.approx(0.2, abs=0.03)
@@ -107,8 +125,13 @@ def test_anova_recovers_planted_effect_sizes() -> None:
 
 
 def test_anova_drops_single_level_and_uncrossed_levels() -> None:
-    df = pd.DataFrame({"model": ["a", "a", "b", "b", "c"], "dataset": ["x", "y", "x", "y", "x"],
-                       "accuracy": [1.0, 2.0, 3.0, 5.0, 9.0]})
+    df = pd.DataFrame(
+        {
+            "model": ["a", "a", "b", "b", "c"],
+            "dataset": ["x", "y", "x", "y", "x"],
+            "accuracy": [1.0, 2.0, 3.0, 5.0, 9.0],
+        }
+    )
     res = anova(df)  # model c has no run on y: left out, leaving a 2x2 design with 1 run/cell
     assert res.empty  # no residual degrees of freedom left
     one = anova(df.assign(dataset="x"))  # one dataset: a one-way ANOVA on model
@@ -121,8 +144,9 @@ def test_pareto_mask_by_hand() -> None:
     e = [1, 2, 3, 2, 4]
     a = [0.5, 0.7, 0.6, 0.7, 0.9]
     assert pareto_mask(e, a).tolist() == [True, True, False, True, True]
-    s = pd.DataFrame({"dataset": "d", "model": list("ABCDE"), "lam": 0.0, "accuracy": a,
-                      "energy_j": e})
+    s = pd.DataFrame(
+        {"dataset": "d", "model": list("ABCDE"), "lam": 0.0, "accuracy": a, "energy_j": e}
+    )
     assert list(pareto_front(s)["model"]) == ["A", "B", "D", "E"]
 
 
@@ -161,13 +185,30 @@ def test_anova_with_lambda_as_a_factor_recovers_planted_interactions() -> None:
     model, lam_eff = {"a": -0.5, "b": 0.5}, {0.0: 0.4, 1.0: 0.0, 5.0: -0.4}
     inter = {("a", 0.0): 0.3, ("a", 5.0): -0.3, ("b", 0.0): -0.3, ("b", 5.0): 0.3}
     rows = [
-        {"model": m, "dataset": d, "lam": lam, "seed": s, "status": "ok",
-         "accuracy": model[m] + lam_eff[lam] + inter.get((m, lam), 0.0) + rng.normal()}
-        for m in model for d in ("x", "y") for lam in lam_eff for s in range(60)
+        {
+            "model": m,
+            "dataset": d,
+            "lam": lam,
+            "seed": s,
+            "status": "ok",
+            "accuracy": model[m] + lam_eff[lam] + inter.get((m, lam), 0.0) + rng.normal(),
+        }
+        for m in model
+        for d in ("x", "y")
+        for lam in lam_eff
+        for s in range(60)
     ]
     res = anova(pd.DataFrame(rows), factors=("model", "dataset", "lam")).set_index("term")
-    assert set(res.index) == {"model", "dataset", "lam", "model:dataset", "model:lam",
-                              "dataset:lam", "model:dataset:lam", "Residual"}
+    assert set(res.index) == {
+        "model",
+        "dataset",
+        "lam",
+        "model:dataset",
+        "model:lam",
+        "dataset:lam",
+        "model:dataset:lam",
+        "Residual",
+    }
     truth = {"model": 0.2, "lam": 0.32 / 3 / (1 + 0.32 / 3), "model:lam": 0.06 / 1.06}
     for term, eta in truth.items():
         assert res.loc[term, "partial_eta_sq"] == pytest.approx(eta, abs=0.04)
@@ -187,8 +228,11 @@ def test_anova_type_ii_and_iii_on_an_unbalanced_design_by_least_squares() -> Non
     rng = np.random.default_rng(3)
     sizes = {("A1", "B1"): 3, ("A1", "B2"): 7, ("A2", "B1"): 5, ("A2", "B2"): 2}
     means = {("A1", "B1"): 1.0, ("A1", "B2"): 2.5, ("A2", "B1"): 2.0, ("A2", "B2"): 1.0}
-    rows = [{"model": a, "dataset": b, "accuracy": means[a, b] + rng.normal()}
-            for (a, b), k in sizes.items() for _ in range(k)]
+    rows = [
+        {"model": a, "dataset": b, "accuracy": means[a, b] + rng.normal()}
+        for (a, b), k in sizes.items()
+        for _ in range(k)
+    ]
     df = pd.DataFrame(rows)
     a = np.where(df["model"] == "A1", 1.0, -1.0)
     b = np.where(df["dataset"] == "B1", 1.0, -1.0)
@@ -216,10 +260,13 @@ def test_anova_type_ii_and_iii_on_an_unbalanced_design_by_least_squares() -> Non
 def test_anova_refuses_an_incomplete_grid() -> None:
     # model b was never run at lambda 1 on dataset y: the crossing of the other factors is
     # complete for model a only, so b is left out (and one model is not a factor)
-    rows = [{"model": m, "dataset": d, "lam": lam, "accuracy": float(i)}
-            for i, (m, d, lam) in enumerate(
-                (m, d, lam) for m in "ab" for d in "xy" for lam in (0.0, 1.0) for _ in range(2))
-            if not (m == "b" and d == "y" and lam == 1.0)]
+    rows = [
+        {"model": m, "dataset": d, "lam": lam, "accuracy": float(i)}
+        for i, (m, d, lam) in enumerate(
+            (m, d, lam) for m in "ab" for d in "xy" for lam in (0.0, 1.0) for _ in range(2)
+        )
+        if not (m == "b" and d == "y" and lam == 1.0)
+    ]
     res = anova(pd.DataFrame(rows), factors=("model", "dataset", "lam"))
     assert "model" not in set(res["term"]) and "dataset:lam" in set(res["term"])
 
@@ -230,9 +277,18 @@ def test_mixed_anova_recovers_the_seed_variance_and_a_planted_effect() -> None:
     # the mixed model sees the model effect against sd 0.2, the plain ANOVA against ~0.54.
     rng = np.random.default_rng(8)
     u = rng.normal(0, 0.5, 30)
-    rows = [{"model": m, "dataset": d, "seed": s, "status": "ok",
-             "accuracy": 0.2 * (m == "b") + u[s] + rng.normal(0, 0.2)}
-            for m in "ab" for d in "xy" for s in range(30)]
+    rows = [
+        {
+            "model": m,
+            "dataset": d,
+            "seed": s,
+            "status": "ok",
+            "accuracy": 0.2 * (m == "b") + u[s] + rng.normal(0, 0.2),
+        }
+        for m in "ab"
+        for d in "xy"
+        for s in range(30)
+    ]
     df = pd.DataFrame(rows)
     mixed = mixed_anova(df, factors=("model", "dataset"))
     t = mixed.terms.set_index("term")
@@ -253,9 +309,17 @@ def test_summary_time_to_target_counts_runs_that_never_got_there() -> None:
     # time S < 1/2), not the mean 200 of the three that got there; 3 of 5 reached
     nan = float("nan")
     t = pd.DataFrame(
-        {"dataset": "d", "model": "m", "lam": 0.0, "seed": range(5), "status": "ok",
-         "accuracy": 0.9, "energy_j": 1.0, "steps_to_target": [100, 200, 300, nan, nan],
-         "steps": 1000.0}
+        {
+            "dataset": "d",
+            "model": "m",
+            "lam": 0.0,
+            "seed": range(5),
+            "status": "ok",
+            "accuracy": 0.9,
+            "energy_j": 1.0,
+            "steps_to_target": [100, 200, 300, nan, nan],
+            "steps": 1000.0,
+        }
     )
     s = summarize(t).iloc[0]
     assert s["steps_to_target"] == 300 and s["steps_to_target_reached"] == 3

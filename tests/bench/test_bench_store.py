@@ -16,10 +16,20 @@ from spikeenergy.bench import ResultsStore, RunRecord, expand_grid, flat_row
 
 def ok_record(i: int = 0) -> RunRecord:
     spec = expand_grid(tiny_suite())[i]
-    return RunRecord(run_id=spec.run_id, status="ok", dataset=spec.dataset, model=spec.model,
-                     lam=spec.lam, seed=spec.seed, config=spec.config.to_dict(),
-                     metrics=fake_metrics(spec), duration_s=1.5, host="h",
-                     finished_at="2024-01-01T00:00:00+00:00", extra={"note": [1, 2]})
+    return RunRecord(
+        run_id=spec.run_id,
+        status="ok",
+        dataset=spec.dataset,
+        model=spec.model,
+        lam=spec.lam,
+        seed=spec.seed,
+        config=spec.config.to_dict(),
+        metrics=fake_metrics(spec),
+        duration_s=1.5,
+        host="h",
+        finished_at="2024-01-01T00:00:00+00:00",
+        extra={"note": [1, 2]},
+    )
 
 
 def test_record_round_trip(tmp_path: Path) -> None:
@@ -38,10 +48,19 @@ def test_record_round_trip(tmp_path: Path) -> None:
 def test_failed_record_keeps_the_error_and_has_nan_metrics(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path)
     spec = expand_grid(tiny_suite())[1]
-    rec = RunRecord(run_id=spec.run_id, status="failed", dataset=spec.dataset,
-                    model=spec.model, lam=spec.lam, seed=spec.seed,
-                    config=spec.config.to_dict(), error="ValueError: boom", traceback="tb",
-                    attempts=2, duration_s=0.5)
+    rec = RunRecord(
+        run_id=spec.run_id,
+        status="failed",
+        dataset=spec.dataset,
+        model=spec.model,
+        lam=spec.lam,
+        seed=spec.seed,
+        config=spec.config.to_dict(),
+        error="ValueError: boom",
+        traceback="tb",
+        attempts=2,
+        duration_s=0.5,
+    )
     store.write(rec)
     assert store.read(spec.run_id) == rec
     assert store.completed() == set() and store.attempts(spec.run_id) == 2
@@ -103,3 +122,30 @@ def test_two_processes_never_corrupt_the_store(tmp_path: Path) -> None:
     assert len(table) == 8 and table["run_id"].is_unique
     assert not list((tmp_path / "runs").glob(".*tmp"))  # no leftovers
     assert all(store.read(r).status == "ok" for r in table["run_id"])
+
+
+def test_ok_record_factory_stamps_provenance_and_round_trips(tmp_path: Path) -> None:
+    import datetime as dt
+    import socket
+
+    from spikeenergy.bench import ok_record as make_ok_record
+
+    spec = expand_grid(tiny_suite())[0]
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    rec = make_ok_record(
+        run_id="trial-00003",
+        dataset=spec.dataset,
+        model="#3 mlp",
+        lam=spec.lam,
+        seed=spec.seed,
+        config=spec.config.to_dict(),
+        metrics=fake_metrics(spec),
+        duration_s=2,
+    )
+    assert rec.status == "ok" and rec.host == socket.gethostname()
+    assert before <= dt.datetime.fromisoformat(rec.finished_at) <= dt.datetime.now(dt.timezone.utc)
+    assert isinstance(rec.duration_s, float) and rec.suite == ""
+    store = ResultsStore(tmp_path)
+    assert store.put(rec)
+    assert store.read("trial-00003") == rec
+    assert flat_row(rec)["model"] == "#3 mlp"

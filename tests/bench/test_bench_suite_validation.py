@@ -107,7 +107,7 @@ BAD = [
     ({"model": "kernel_size = 3.0"}, "kernel_size=3.0 must be an integer"),
     ({"model": "recurrent = 1"}, "recurrent=1 must be true or false"),
     ({"model": 'label = ["x"]'}, "label=['x'] must be a string"),
-    ({"model": "neuron = { beta = \"x\" }"}, "neuron: beta='x' must be a finite number"),
+    ({"model": 'neuron = { beta = "x" }'}, "neuron: beta='x' must be a finite number"),
 ]
 
 

@@ -36,8 +36,20 @@ family = "mlp"
 hidden = [4]
 """
 
-TRAIN = ["train", "--train-per-class", "1", "--test-per-class", "1", "--epochs", "1",
-         "--time-bins", "2", "--hidden", "4", "--no-progress"]
+TRAIN = [
+    "train",
+    "--train-per-class",
+    "1",
+    "--test-per-class",
+    "1",
+    "--epochs",
+    "1",
+    "--time-bins",
+    "2",
+    "--hidden",
+    "4",
+    "--no-progress",
+]
 
 
 def one_line(capsys: pytest.CaptureFixture[str], start: str) -> str:
@@ -57,8 +69,14 @@ def test_device_cuda_without_cuda_is_one_line(
     argv = {
         "train": [*TRAIN, "--device", "cuda"],
         "bench": ["bench", str(suite), "--out", str(tmp_path / "r"), "--device", "cuda"],
-        "export": ["export", str(tmp_path / "m.pt"), "--out", str(tmp_path / "r.json"),
-                   "--device", "cuda"],
+        "export": [
+            "export",
+            str(tmp_path / "m.pt"),
+            "--out",
+            str(tmp_path / "r.json"),
+            "--device",
+            "cuda",
+        ],
     }[command]
     if command == "export":  # a real checkpoint, so that the device is what fails
         model = build_seeded_model(ModelSpec(family="mlp", hidden=(4,)), (2, 9, 9), 10, seed=0)
@@ -95,8 +113,10 @@ def test_bad_options_give_one_line(
     argv: list[str], start: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "one.toml").write_text(SUITE)
-    argv = [a.replace("{suite}", str(tmp_path / "one.toml")).replace("{dir}", str(tmp_path))
-            for a in argv]
+    argv = [
+        a.replace("{suite}", str(tmp_path / "one.toml")).replace("{dir}", str(tmp_path))
+        for a in argv
+    ]
     assert main(argv) == 2
     one_line(capsys, start)
 
@@ -104,8 +124,19 @@ def test_bad_options_give_one_line(
 def test_out_that_is_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "one.toml").write_text(SUITE)
     (tmp_path / "file").write_text("not a folder")
-    rc = main(["bench", str(tmp_path / "one.toml"), "--out", str(tmp_path / "file"),
-               "--device", "cpu", "--executor", "serial", "--no-progress"])
+    rc = main(
+        [
+            "bench",
+            str(tmp_path / "one.toml"),
+            "--out",
+            str(tmp_path / "file"),
+            "--device",
+            "cpu",
+            "--executor",
+            "serial",
+            "--no-progress",
+        ]
+    )
     assert rc == 2
     one_line(capsys, "spikeenergy bench: error: ")
 
@@ -114,8 +145,19 @@ def test_a_busy_store_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
     (tmp_path / "one.toml").write_text(SUITE)
     store = ResultsStore(tmp_path / "r")
     with store.sweep_lock():  # another sweep holds the store
-        rc = main(["bench", str(tmp_path / "one.toml"), "--out", str(store.root),
-                   "--device", "cpu", "--executor", "serial", "--no-progress"])
+        rc = main(
+            [
+                "bench",
+                str(tmp_path / "one.toml"),
+                "--out",
+                str(store.root),
+                "--device",
+                "cpu",
+                "--executor",
+                "serial",
+                "--no-progress",
+            ]
+        )
     assert rc == 2
     err = one_line(capsys, f"spikeenergy bench: error: {store.root} is being written by another")
     assert f"pid {os.getpid()}" in err
@@ -135,7 +177,10 @@ def test_report_on_a_read_only_store_without_out_says_where_to_write(
     [("interrupt", 130, "Ctrl-C"), ("sigterm", 143, "SIGTERM")],
 )
 def test_interrupts_print_one_line(
-    how: str, code: int, said: str, monkeypatch: pytest.MonkeyPatch,
+    how: str,
+    code: int,
+    said: str,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     def run(args: Any) -> int:

@@ -22,7 +22,7 @@ def test_shift_moves_events_and_zero_fills():
     assert shift_frames(x, 4, 0).sum() == 0  # a shift by the full height empties the frame
 
 
-@pytest.mark.parametrize("dy,dx", [(1, 2), (-2, 1), (0, -3), (3, 3)])
+@pytest.mark.parametrize(("dy", "dx"), [(1, 2), (-2, 1), (0, -3), (3, 3)])
 def test_sparse_shift_equals_dense(dy, dx):
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(3, 2, 6, 7, generator=g) < 0.2).float()

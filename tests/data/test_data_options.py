@@ -3,6 +3,7 @@ the events one sample may produce; damaged files are refused naming the file."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +36,8 @@ from spikeenergy.data.splits import limit_per_class, stratified_split
     ],
 )
 def test_digits_options_are_checked(options: dict, message: str) -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match=re.escape(message)):
         load_dataset("digits-dvs", **options)
-    assert message in str(info.value)
 
 
 def test_digits_event_cap_names_the_options_and_the_cap() -> None:
@@ -46,8 +46,11 @@ def test_digits_event_cap_names_the_options_and_the_cap() -> None:
     dvs = DVSConfig(refractory_us=0)
     bound = max_events_per_sample(100, dvs)
     assert 3_468_000 + 69 < bound < 3_468_000 + 69 + 10 * 69**0.5 + 1
-    with pytest.raises(ValueError, match=r"dt_us=100, dvs.refractory_us=0 .* above the cap "
-                       rf"max_events={MAX_EVENTS}"):
+    with pytest.raises(
+        ValueError,
+        match=r"dt_us=100, dvs.refractory_us=0 .* above the cap "
+        rf"max_events={MAX_EVENTS}",
+    ):
         DigitsDVS(dt_us=100, dvs=dvs)
     DigitsDVS(dt_us=100, dvs=dvs, limit=1, max_events=4_000_000)  # allowed when asked for
     # the defaults stay far below the cap: at most 301 events per pixel (one per ms)
@@ -64,8 +67,11 @@ def test_dvs_options_from_a_table_equal_the_dataclass() -> None:
 
 def test_unknown_options_of_tonic_datasets_are_clear_errors(tmp_path: Path) -> None:
     write_shd_h5(tmp_path / "SHD/shd_train.h5", times_s=[[0.1]], units=[[3]], labels=[1])
-    with pytest.raises(ValueError, match=r"dataset 'shd' has no option 'limit'; its options: "
-                       r"\['download', 'target_transform', 'transform'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"dataset 'shd' has no option 'limit'; its options: "
+        r"\['download', 'target_transform', 'transform'\]",
+    ):
         load_dataset("shd", root=tmp_path, limit=3)  # was: a TypeError traceback from Tonic
     with pytest.raises(ValueError, match="first_saccade_only='yes' must be true or false"):
         load_dataset("nmnist", root=tmp_path, first_saccade_only="yes")
@@ -88,8 +94,11 @@ def test_an_nmnist_file_over_the_event_cap_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "NMNIST/Train/1/00001.bin"
     write_nmnist_bin(path, [1, 2, 3], [1, 2, 3], [5, 6, 7], [1, 0, 1])  # 3 events, 15 bytes
     assert len(load_dataset("nmnist", root=tmp_path, max_events=3)[0][0]) == 3
-    with pytest.raises(ValueError, match=rf"N-MNIST file {path} holds 3 events, above the cap "
-                       "max_events=2"):
+    with pytest.raises(
+        ValueError,
+        match=rf"N-MNIST file {path} holds 3 events, above the cap "
+        "max_events=2",
+    ):
         load_dataset("nmnist", root=tmp_path, max_events=2)[0]
     with pytest.raises(ValueError, match="max_events=0 must be an integer >= 1"):
         load_dataset("nmnist", root=tmp_path, max_events=0)

@@ -1,6 +1,7 @@
 """Reduced-data benchmark: draws, the selection protocol, confidence intervals, a tiny run."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import stats
@@ -217,3 +218,58 @@ def test_tiny_benchmark_end_to_end(tmp_path):
     assert "| toy | mlp | 3 |" in selection_table(summary)
     plot_accuracy(summary, str(tmp_path / "a.png"))
     assert (tmp_path / "a.png").stat().st_size > 0
+
+
+def _hand_summary() -> pd.DataFrame:
+    rows = []
+    for method, backprop in (("svm", False), ("mlp", True)):
+        for k, acc, ci in ((1, 0.5, 0.1), (3, 0.75, float("nan"))):
+            if method == "svm" and k == 1:
+                continue  # a method absent at one size leaves its cell empty
+            rows.append(
+                dict(
+                    dataset="toy",
+                    method=method,
+                    backprop=backprop,
+                    per_class=k,
+                    draws=2,
+                    accuracy=acc,
+                    ci95=ci,
+                    train_time_s=1.5,
+                    select_time_s=0.25,
+                    train_energy_uj=12.0,
+                    select_energy_uj=3.0,
+                    infer_energy_nj=0.5,
+                    chosen='{"C": 1.0} x2',
+                    median_epochs=4.0 if backprop else float("nan"),
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def test_tables_by_hand():
+    # accuracy 0.5 +- 0.1 -> "50.0 ± 10.0" (percent, one decimal); costs at the largest k (3)
+    # with 3 significant digits: 1.5 s, 0.25 s, 12 uJ, 3 uJ, 0.5 nJ
+    assert markdown_table(_hand_summary()) == (
+        "### toy\n\n"
+        "| method | 1/class | 3/class | train s (3/class) | selection s | train uJ "
+        "| selection uJ | inference nJ/sample |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+        "| svm |  | 75.0 ± nan | 1.5 | 0.25 | 12 | 3 | 0.5 |\n"
+        "| mlp | 50.0 ± 10.0 | 75.0 ± nan | 1.5 | 0.25 | 12 | 3 | 0.5 |\n"
+    )
+    assert selection_table(_hand_summary()).splitlines()[2:] == [
+        '| toy | mlp | 1 | {"C": 1.0} x2 | 4 |',
+        '| toy | mlp | 3 | {"C": 1.0} x2 | 4 |',
+        '| toy | svm | 3 | {"C": 1.0} x2 |  |',  # no epochs for a closed-form method
+    ]
+
+
+def test_plot_leaves_the_callers_backend_alone(tmp_path):
+    import matplotlib
+
+    with matplotlib.rc_context({"backend": "svg"}):
+        plot_accuracy(_hand_summary(), str(tmp_path / "a.png"))
+        assert matplotlib.get_backend() == "svg"  # matplotlib.use("Agg") would switch it
+    assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # written atomically

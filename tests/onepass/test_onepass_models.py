@@ -146,7 +146,7 @@ def test_hebbian_rule_matches_numpy_and_classifies():
     assert float((clf.predict(xt) == yt).float().mean()) >= 0.95
 
 
-@pytest.mark.parametrize("backend,tol", [("snntorch", 1e-4), ("norse", 0.05)])
+@pytest.mark.parametrize(("backend", "tol"), [("snntorch", 1e-4), ("norse", 0.05)])
 def test_spiking_scores_equal_total_drive(backend, tol):
     # with subtractive reset and no leak: theta * (resets + membrane / theta) = sum_t W s[t]
     x, y = _streams(5, 2)

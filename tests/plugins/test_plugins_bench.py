@@ -186,7 +186,7 @@ def test_suite_metric_and_class_weights_reach_the_runs(tmp_path: Path, cleanup: 
 
 
 @pytest.mark.parametrize(
-    "extra, match",
+    ("extra", "match"),
     [
         ('modules = "walk.py"', r"\[suite\] modules must be a list"),
         ("modules = [3]", r"\[suite\] modules: \[suite\] modules entry 3 must be a module name"),

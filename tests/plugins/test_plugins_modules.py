@@ -156,9 +156,17 @@ def test_unknown_name_says_what_was_imported_and_how_to_add_one(
 ) -> None:
     path = plugin_fakes.write_module(tmp_path, "walk_hint", "walk-c")
     cleanup.append("walk-c")
-    with pytest.raises(UnknownNameError) as err, user_code([str(path)]) as loaded:
-        assert loaded == [m for m in sys.modules if m.startswith("spikeenergy_user_walk_hint_")]
-        load_dataset("walk-typo")
+    loaded: list[str] = []
+
+    def look_up_a_typo() -> None:
+        # user_code adds the hint to the error as it leaves the block
+        with user_code([str(path)]) as names:
+            loaded.extend(names)
+            assert loaded == [m for m in sys.modules if m.startswith("spikeenergy_user_walk_hint_")]
+            load_dataset("walk-typo")
+
+    with pytest.raises(UnknownNameError) as err:
+        look_up_a_typo()
     msg = str(err.value)
     assert msg.startswith("unknown dataset 'walk-typo'; known: ")
     assert "walk-c" in msg.split("; ")[1]  # the module's dataset is among the known ones

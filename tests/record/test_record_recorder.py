@@ -98,17 +98,21 @@ def test_clear_between_passes_and_shape_mismatch_message():
 
 def test_hooks_removed_on_exception():
     model = build_model(ModelSpec("snn-cnn", hidden=(5,), conv_channels=(2,)), SHAPE, 2)
-    with pytest.raises(RuntimeError, match="boom"):
-        with ActivityRecorder(model) as rec:
+    rec = ActivityRecorder(model)
+
+    def fail_inside() -> None:
+        with rec:
             # 5 layers + the model's own hook (T and B of each model call)
             assert _n_hooks(model) == 6 and rec.active
             model(torch.rand(T, B, *SHAPE))
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_inside()
     assert _n_hooks(model) == 0 and not rec.active
     # a failing forward pass (wrong shape) inside the block also removes the hooks
-    with pytest.raises(ValueError):
-        with ActivityRecorder(model):
-            model(torch.rand(T, B, 3, 6, 6))
+    with pytest.raises(ValueError, match="time-major"), ActivityRecorder(model):
+        model(torch.rand(T, B, 3, 6, 6))
     assert _n_hooks(model) == 0
 
 

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import optuna
 import pytest
+from search_synthetic import known_front, synthetic_objective
 
-from spikeenergy.search import DominancePruning, make_storage, open_study, pareto_mask, run_search
-from spikeenergy.search.synthetic import known_front, synthetic_objective
+from spikeenergy.bench.stats import pareto_mask
+from spikeenergy.search import DominancePruning, make_storage, open_study, run_search
+from spikeenergy.search.study import quiet_optuna
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,8 +24,41 @@ def test_pareto_mask_hand_example():
     # neither of them? (0.9, 5) has higher acc but more energy, (0.5, 1) less energy but lower
     # acc -> (0.6, 3) is non-dominated too; (0.5, 2) is dominated by (0.5, 1) (same acc, less E);
     # (0.4, 6) is dominated by everything.
-    pts = [(0.9, 5.0), (0.5, 1.0), (0.6, 3.0), (0.5, 2.0), (0.4, 6.0)]
-    assert pareto_mask(pts) == [True, True, True, False, False]
+    acc = [0.9, 0.5, 0.6, 0.5, 0.4]
+    energy = [5.0, 1.0, 3.0, 2.0, 6.0]
+    assert pareto_mask(energy, acc).tolist() == [True, True, True, False, False]
+
+
+def test_quiet_optuna_restores_the_callers_verbosity():
+    before = optuna.logging.get_verbosity()
+    try:
+        optuna.logging.set_verbosity(optuna.logging.DEBUG)
+        with quiet_optuna():
+            assert optuna.logging.get_verbosity() == optuna.logging.WARNING
+        assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # quieter than WARNING: kept
+        with quiet_optuna():
+            assert optuna.logging.get_verbosity() == optuna.logging.ERROR
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+def test_library_search_leaves_optuna_logging_to_the_caller():
+    seen = []
+
+    def objective(trial):
+        seen.append(optuna.logging.get_verbosity())  # the level while the library runs
+        return synthetic_objective(trial)
+
+    before = optuna.logging.get_verbosity()
+    try:
+        optuna.logging.set_verbosity(optuna.logging.DEBUG)
+        study = open_study("log", optuna.storages.InMemoryStorage(), seed=0, population_size=2)
+        run_search(study, objective, n_trials=2)
+        assert seen == [optuna.logging.DEBUG] * 2
+        assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
+    finally:
+        optuna.logging.set_verbosity(before)
 
 
 def test_search_recovers_known_front():
@@ -39,7 +74,8 @@ def test_search_recovers_known_front():
     assert len(front) >= 9
     # Optuna's best_trials agrees with an independent O(n^2) dominance check
     pts = [tuple(t.values) for t in done]
-    mine = {p for p, keep in zip(pts, pareto_mask(pts), strict=True) if keep}
+    keep = pareto_mask([e for _, e in pts], [a for a, _ in pts])
+    mine = {p for p, k in zip(pts, keep, strict=True) if k}
     assert {(round(a, 6), round(e, 6)) for a, e in mine} == front
 
 
@@ -48,7 +84,7 @@ WORKER = textwrap.dedent(
     import sys
     from functools import partial
     from spikeenergy.search import make_storage, open_study, run_search
-    from spikeenergy.search.synthetic import synthetic_objective
+    from search_synthetic import synthetic_objective
     url, worker, n, hb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[5]
     sleep = float(sys.argv[4])
     storage = make_storage(url, heartbeat_s=None if hb == "none" else int(hb))
@@ -61,7 +97,7 @@ WORKER = textwrap.dedent(
 def _worker(tmp_path, url, worker, n, sleep=0.0, hb="none"):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(Path(__file__).parent)])}
     return subprocess.Popen(
         [sys.executable, str(script), url, str(worker), str(n), str(sleep), hb],
         env=env,

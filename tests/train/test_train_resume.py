@@ -13,6 +13,7 @@ import torch
 import spikeenergy.train.experiment as experiment
 from spikeenergy.cli import main as cli_main
 from spikeenergy.data import FrameConfig
+from spikeenergy.data.prepare import open_frames
 from spikeenergy.models import ModelSpec
 from spikeenergy.train import (
     DataConfig,
@@ -22,7 +23,6 @@ from spikeenergy.train import (
     prepare_data,
     run_experiment,
 )
-from spikeenergy.train.experiment import open_frames
 
 TIMINGS = ("wall_time_s", "time_to_target_s")
 
@@ -114,12 +114,16 @@ def test_last_checkpoint_of_another_configuration_is_refused(tmp_path: Path) -> 
     cfg = config(epochs=1)
     run_experiment(cfg, tmp_path, False, fresh_data(cfg, frames))
     other = config(epochs=1, lr=0.02)
-    with pytest.raises(ValueError, match=r"last\.pt belongs to a different configuration "
-                       r"\(train\.lr: 0\.001 there, 0\.02 now\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"last\.pt belongs to a different configuration "
+        r"\(train\.lr: 0\.001 there, 0\.02 now\)",
+    ):
         run_experiment(other, tmp_path, False, fresh_data(other, frames))
     # where the data lives and the device do not matter
     moved = ExperimentConfig(
-        data=DataConfig(**{**cfg.data.__dict__, "root": str(tmp_path)}), model=cfg.model,
+        data=DataConfig(**{**cfg.data.__dict__, "root": str(tmp_path)}),
+        model=cfg.model,
         train=TrainConfig(**{**cfg.train.__dict__, "device": None}),
     )
     run_experiment(moved, tmp_path, False, fresh_data(moved, frames))
@@ -129,9 +133,27 @@ def test_last_checkpoint_of_another_configuration_is_refused(tmp_path: Path) -> 
 def test_cli_train_interrupted_prints_one_line_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["train", "--train-per-class", "2", "--test-per-class", "1", "--epochs", "2",
-            "--time-bins", "3", "--downsample", "0.5", "--hidden", "8", "--batch-size", "4",
-            "--device", "cpu", "--no-progress", "--out"]
+    argv = [
+        "train",
+        "--train-per-class",
+        "2",
+        "--test-per-class",
+        "1",
+        "--epochs",
+        "2",
+        "--time-bins",
+        "3",
+        "--downsample",
+        "0.5",
+        "--hidden",
+        "8",
+        "--batch-size",
+        "4",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--out",
+    ]
     real = experiment.save_checkpoint
     trained = interrupt_after_epoch(monkeypatch, stop_at=0)
 
@@ -145,8 +167,10 @@ def test_cli_train_interrupted_prints_one_line_and_resumes(
     monkeypatch.setattr(experiment, "save_checkpoint", save)
     assert cli_main([*argv, str(tmp_path / "cut")]) == 130
     err = capsys.readouterr().err
-    assert err == ("spikeenergy train: stopped by Ctrl-C; with --out, rerun the same command "
-                   "to resume from the last finished epoch\n")
+    assert err == (
+        "spikeenergy train: stopped by Ctrl-C; with --out, rerun the same command "
+        "to resume from the last finished epoch\n"
+    )
     assert cli_main([*argv, str(tmp_path / "cut")]) == 0
     assert trained == [0, 1]  # the rerun trained only epoch 1
     monkeypatch.setattr(experiment, "save_checkpoint", real)

@@ -97,7 +97,8 @@ def _surrogate(x, k, c1, c2, SURR: tl.constexpr):
 
 
 @triton.jit
-def lif_backward_kernel(
+def lif_backward_kernel(  # noqa: C901 - one fused reverse-time loop compiled into one GPU
+    # kernel; its branches are the compile-time neuron kind, reset and detach variants
     pre_ptr,
     spk_ptr,
     gs_ptr,

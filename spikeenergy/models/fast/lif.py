@@ -33,7 +33,6 @@ Norse (v[t] returned after the reset of the same step; z[t] = spikes[t]; tau = 1
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +40,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from spikeenergy.models.families import surrogate as surrogate_record
 from spikeenergy.models.neurons import input_gain
 from spikeenergy.models.spec import NeuronSpec
 
@@ -120,32 +120,16 @@ class LIFConfig:
 
 
 def surrogate_grad(x: Tensor, surrogate: str, slope: float, semantics: str) -> Tensor:
-    """d spike / d x of the surrogate at ``x = membrane - threshold`` (the libraries' formulas)."""
-    if surrogate == "fast_sigmoid":
-        # snnTorch: 1 / (k|x| + 1)^2; Norse SuperSpike: 1 / (|x| + 1)^2 (its alpha is unused)
-        k = slope if semantics == "snntorch" else 1.0
-        return (x.abs().mul_(k).add_(1.0)).pow_(2).reciprocal_()
-    if surrogate == "atan":
-        # snnTorch ATan: (a / 2) / (1 + (pi/2 * a * x)^2)
-        return (x * (math.pi / 2 * slope)).pow_(2).add_(1.0).reciprocal_().mul_(slope / 2)
-    if surrogate == "triangle":
-        return (1.0 - x.abs()).clamp_(min=0.0).mul_(slope)  # Norse Triangle: k * relu(1 - |x|)
-    if surrogate == "tanh":
-        return 1.0 - (x * slope).tanh_().pow_(2)  # Norse HeaviTanh: 1 - tanh(k x)^2
-    raise ValueError(f"surrogate={surrogate!r} has no fused kernel")
+    """d spike / d x of the surrogate at ``x = membrane - threshold`` (the libraries' formulas,
+    from the surrogate's record; e.g. Norse's SuperSpike ignores the slope: 1 / (|x| + 1)^2)."""
+    entry = surrogate_record(surrogate)
+    return entry.grad(x, entry.slope_for(slope, semantics))
 
 
 def _smooth_step(x: Tensor, surrogate: str, slope: float, semantics: str) -> Tensor:
     """A smooth function whose derivative is the surrogate (test mode for gradcheck)."""
-    if surrogate == "fast_sigmoid":
-        k = slope if semantics == "snntorch" else 1.0
-        return x / (1.0 + k * x.abs())
-    if surrogate == "atan":
-        return torch.atan(x * (math.pi / 2 * slope)) / math.pi
-    if surrogate == "triangle":
-        u = x.clamp(-1.0, 1.0)
-        return slope * (u - u * u.abs() / 2)
-    return torch.tanh(x * slope) / slope
+    entry = surrogate_record(surrogate)
+    return entry.smooth(x, entry.slope_for(slope, semantics))
 
 
 # --------------------------------------------------------------------------- forward

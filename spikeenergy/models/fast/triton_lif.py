@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from spikeenergy.models.families import surrogate
 from spikeenergy.models.fast.lif import LIFConfig
 
-_SURROGATES = {"fast_sigmoid": 0, "atan": 1, "triangle": 2, "tanh": 3}
 BLOCK = 256
 
 
@@ -46,10 +46,9 @@ def available(device: torch.device) -> bool:
 
 def _surrogate_constants(cfg: LIFConfig) -> tuple[float, float, float, int]:
     """(k, c1, c2, code) of the surrogate, as lif.surrogate_grad uses them."""
-    if cfg.surrogate not in _SURROGATES:
-        raise ValueError(f"surrogate={cfg.surrogate!r} has no fused kernel")
-    k = cfg.slope if (cfg.surrogate != "fast_sigmoid" or cfg.semantics == "snntorch") else 1.0
-    return k, math.pi / 2 * cfg.slope, cfg.slope / 2, _SURROGATES[cfg.surrogate]
+    entry = surrogate(cfg.surrogate)
+    k = entry.slope_for(cfg.slope, cfg.semantics)
+    return k, math.pi / 2 * cfg.slope, cfg.slope / 2, entry.kernel
 
 
 def _launch(kernel: Any, n: int, *args: Any, **meta: Any) -> None:

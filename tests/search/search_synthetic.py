@@ -1,4 +1,4 @@
-"""A cheap two-objective problem with a known Pareto front (tests, docs, smoke runs).
+"""A cheap two-objective problem with a known Pareto front (the search tests' fixture).
 
 Parameters x in {0, 0.1, ..., 1} and y in {0, 1, 2}: accuracy = x, energy = x^2 + y. For any
 x, y > 0 only adds energy, so the front is exactly {(x, x^2)} at y = 0 (11 points).
