@@ -90,18 +90,30 @@ def test_run_ids_are_stable_and_ignore_where_and_how(tmp_path: Path) -> None:
 
 
 def test_defaults_lambdas_and_seeds() -> None:
-    suite = suite_from_dict({"suite": {"energy": "activity"}, "datasets": [{"name": "digits-dvs"}],
-                             "models": [{"family": "mlp"}]}, "x.toml")
+    suite = suite_from_dict(
+        {
+            "suite": {"energy": "activity"},
+            "datasets": [{"name": "digits-dvs"}],
+            "models": [{"family": "mlp"}],
+        },
+        "x.toml",
+    )
     assert suite.lambdas == DEFAULT_LAMBDAS == (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
     assert suite.seeds == tuple(range(10))
     assert suite.name == "x" and suite.models[0].label == "mlp"
     # the joules term (the default) has lambda in 1/pJ: no default grid can fit every model
     with pytest.raises(SuiteError, match="lambdas is required"):
-        suite_from_dict({"datasets": [{"name": "digits-dvs"}], "models": [{"family": "mlp"}]},
-                        "x.toml")
-    joules = suite_from_dict({"suite": {"lambdas": [0, 1e-6], "target": "loihi"},
-                              "datasets": [{"name": "digits-dvs"}],
-                              "models": [{"family": "mlp"}]}, "x.toml")
+        suite_from_dict(
+            {"datasets": [{"name": "digits-dvs"}], "models": [{"family": "mlp"}]}, "x.toml"
+        )
+    joules = suite_from_dict(
+        {
+            "suite": {"lambdas": [0, 1e-6], "target": "loihi"},
+            "datasets": [{"name": "digits-dvs"}],
+            "models": [{"family": "mlp"}],
+        },
+        "x.toml",
+    )
     assert joules.train.energy == "joules" and joules.train.target == "loihi"
 
 
@@ -114,20 +126,30 @@ def test_defaults_lambdas_and_seeds() -> None:
         ("lambdas = [0.0, 1e-3, 1e-1]", "lambdas = [0.0, -1.0]", "-1.0 is not a finite number"),
         ("lambdas = [0.0, 1e-3, 1e-1]", "lambdas = [0.0, 0.0]", "duplicates"),
         ("seeds = 3", "seeds = 0", "seeds=0"),
-        ('name = "digits-dvs"\noptions = { limit = 20 }', 'name = "mnist-typo"',
-         "unknown dataset 'mnist-typo'; known: .*digits-dvs"),
+        (
+            'name = "digits-dvs"\noptions = { limit = 20 }',
+            'name = "mnist-typo"',
+            "unknown dataset 'mnist-typo'; known: .*digits-dvs",
+        ),
         ('family = "mlp"', 'family = "transformer"', "model family='transformer'"),
-        ('family = "mlp"', 'family = "mlp"\nwidth = 3',
-         r"unknown key\(s\) \['width'\] in \[\[models\]\] #2"),
+        (
+            'family = "mlp"',
+            'family = "mlp"\nwidth = 3',
+            r"unknown key\(s\) \['width'\] in \[\[models\]\] #2",
+        ),
         ("n_time_bins = 5", "n_time_bins = 0", r"\.frames: n_time_bins must be >= 1"),
-        ('hidden = [16]\n\n[[models]]', 'hidden = [16]\nlabel = "mlp"\n\n[[models]]',
-         r"duplicate model labels \['mlp'\]"),
+        (
+            "hidden = [16]\n\n[[models]]",
+            'hidden = [16]\nlabel = "mlp"\n\n[[models]]',
+            r"duplicate model labels \['mlp'\]",
+        ),
         ("[train]", "[training]", r"unknown key\(s\) \['training'\] in the top level"),
         ('name = "t"', 'name = "t"\nenergy = "watts"', "energy='watts'; known:"),
     ],
 )
-def test_bad_suite_files_give_clear_errors(tmp_path: Path, old: str, new: str,
-                                           message: str) -> None:
+def test_bad_suite_files_give_clear_errors(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
     assert old in GOOD
     path = write(tmp_path, GOOD.replace(old, new, 1))
     with pytest.raises(SuiteError, match=message) as info:
@@ -146,7 +168,7 @@ def test_invalid_toml_and_missing_suite(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["quick", "full"])
 def test_shipped_suites_are_valid(name: str) -> None:
-    suite = load_suite(REPO / "benchmarks" / "suites" / f"{name}.toml")
+    suite = load_suite(name)  # by name: the suites shipped inside the package
     lams = [x for x in suite.lambdas if x > 0]
     assert suite.lambdas[0] == 0 and max(lams) / min(lams) >= 1e4  # >= four decades
     kinds = {(m.spec.family, m.spec.backend if m.spec.is_spiking else "") for m in suite.models}

@@ -63,7 +63,6 @@ def test_glial_gate_hand_computed_update():
     assert torch.allclose(g, torch.tensor([[expect[0], expect[1], expect[0], expect[1]]]))
 
 
-
 def test_glia_ops_are_counted_by_the_ledger():
     # snn 3 -> 4 hidden (library engine), 2 glial units (ratio 0.5), T = 5, B = 2
     from spikeenergy.energy import EnergyLedger
@@ -123,8 +122,12 @@ def test_candidate_from_params():
 
 
 def test_shipped_suites_parse_and_typos_fail(tmp_path):
-    for path in sorted((REPO / "benchmarks" / "search").glob("*.toml")):
-        cfg = load_suite(path)
+    from spikeenergy.resources import search_suites_dir, shipped_names
+
+    names = shipped_names(search_suites_dir())
+    assert {"smoke", "nmnist-small", "roshambo-small"} <= set(names)
+    for name in names:
+        cfg = load_suite(name)  # by name: the suites shipped inside the package
         assert cfg.n_trials >= 1 and cfg.data.val_fraction > 0
     bad = tmp_path / "bad.toml"
     bad.write_text("[space]\nwidth = [1]\n")
@@ -208,8 +211,16 @@ def test_repeated_candidate_reuses_the_finished_trial():
     from spikeenergy.search.space import candidate_from_params
 
     space = SearchSpace(widths=(4, 8), depth=(1, 2))
-    params = {"family": "mlp", "depth": 1, "width_0": 8, "width_1": 4, "tau_mem": 5.0,
-              "threshold": 1.0, "lam": 0.1, "glia_ratio": 0.0}
+    params = {
+        "family": "mlp",
+        "depth": 1,
+        "width_0": 8,
+        "width_1": 4,
+        "tau_mem": 5.0,
+        "threshold": 1.0,
+        "lam": 0.1,
+        "glia_ratio": 0.0,
+    }
     cand = candidate_from_params(params, space)
     study = optuna.create_study(directions=["maximize", "minimize"])
     first = study.ask()
