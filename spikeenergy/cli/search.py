@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import spikeenergy.extras.search  # noqa: F401  (first: one line naming the extra if missing)
 from spikeenergy.cli.common import (
     add_dataset_option_arg,
     add_module_arg,
@@ -23,7 +24,7 @@ def add_parser(sub: Any) -> None:
         help="NSGA-II search over architectures for accuracy vs energy (Optuna)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("suite", help="suite TOML file (see benchmarks/search/*.toml)")
+    p.add_argument("suite", help="search suite: a TOML file, or a shipped one (smoke, ...)")
     p.add_argument(
         "--storage",
         default=None,

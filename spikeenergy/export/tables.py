@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from spikeenergy.extras import require_extra
 from spikeenergy.metrics.meter import EnergyReport
 
 FORMATS = ("json", "csv", "hdf5", "nir")
@@ -118,6 +119,7 @@ def write_csv(report: EnergyReport, path: str | os.PathLike[str]) -> Path:
 def write_hdf5(report: EnergyReport, path: str | os.PathLike[str]) -> Path:
     """Datasets ``layers``, ``columns`` and ``table`` (float64, NaN = not applicable); metadata
     as a JSON string in the file attribute ``meta``."""
+    require_extra("hdf5", "HDF5 export")
     import h5py
 
     p = Path(path)
@@ -179,6 +181,7 @@ def read_report(path: str | os.PathLike[str], fmt: str | None = None) -> EnergyR
         }
         return _report(json.loads(first[2:]), rows)
     if f == "hdf5":
+        require_extra("hdf5", "reading HDF5 reports")
         import h5py
 
         with h5py.File(p, "r") as h:

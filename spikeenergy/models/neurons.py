@@ -29,6 +29,9 @@ def _snntorch_surrogate(spec: NeuronSpec) -> Callable[[Tensor], Tensor]:
     if spec.surrogate == "atan":
         return surrogate.atan(alpha=spec.slope)
     # snnTorch has no triangle/tanh of this form; reuse Norse's autograd functions (not re-written)
+    from spikeenergy.extras import require_extra
+
+    require_extra("norse", f"surrogate={spec.surrogate!r} with backend='snntorch'")
     return _NorseThreshold(_NORSE_METHOD[spec.surrogate], spec.slope)
 
 
@@ -249,6 +252,9 @@ def build_neuron(spec: NeuronSpec, backend: str) -> tuple[nn.Module, NeuronDrive
     """Build the library neuron for ``spec`` on ``backend`` and the driver that steps it."""
     if backend not in _BUILDERS:
         raise ValueError(f"backend={backend!r} is not supported; use one of {', '.join(_BUILDERS)}")
+    from spikeenergy.extras import require_extra
+
+    require_extra(backend, f"backend={backend!r}")  # one line naming the extra if missing
     neuron = _BUILDERS[backend](spec)
     gain = input_gain(spec, backend)
     return neuron, NeuronDriver(backend, spec.kind, _STEPS[(backend, spec.kind)], gain)

@@ -1,32 +1,65 @@
 """Energy-regularized training: L = L_CE + lam * E; fit/evaluate, checkpoints, experiments."""
 
-from spikeenergy.train.checkpoint import load_checkpoint, save_checkpoint
-from spikeenergy.train.config import TrainConfig
-from spikeenergy.train.experiment import (
-    DataConfig,
-    ExperimentConfig,
-    PreparedData,
-    build_seeded_model,
-    frame_split,
-    prepare_data,
-    run_experiment,
-)
-from spikeenergy.train.loop import (
-    FitResult,
-    NonFiniteLossError,
-    class_weights,
-    evaluate,
-    fit,
-    run_epoch,
-)
-from spikeenergy.train.prune import Pruner
-from spikeenergy.train.scores import (
-    TASK_METRICS,
-    TaskMetric,
-    register_task_metric,
-    task_metric,
-    task_scores,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spikeenergy.train.checkpoint import load_checkpoint, save_checkpoint
+    from spikeenergy.train.config import TrainConfig
+    from spikeenergy.train.experiment import (
+        DataConfig,
+        ExperimentConfig,
+        PreparedData,
+        build_seeded_model,
+        frame_split,
+        prepare_data,
+        run_experiment,
+    )
+    from spikeenergy.train.loop import (
+        FitResult,
+        NonFiniteLossError,
+        class_weights,
+        evaluate,
+        fit,
+        run_epoch,
+    )
+    from spikeenergy.train.prune import Pruner
+    from spikeenergy.train.scores import (
+        TASK_METRICS,
+        TaskMetric,
+        register_task_metric,
+        task_metric,
+        task_scores,
+    )
+
+#: public name -> defining module, imported on first use: checkpoints, configs and the
+#: loop's helpers load without the data pipeline (which needs the [data] extra)
+_LAZY = {
+    "DataConfig": "spikeenergy.train.experiment",
+    "ExperimentConfig": "spikeenergy.train.experiment",
+    "FitResult": "spikeenergy.train.loop",
+    "NonFiniteLossError": "spikeenergy.train.loop",
+    "PreparedData": "spikeenergy.train.experiment",
+    "Pruner": "spikeenergy.train.prune",
+    "TASK_METRICS": "spikeenergy.train.scores",
+    "TaskMetric": "spikeenergy.train.scores",
+    "TrainConfig": "spikeenergy.train.config",
+    "build_seeded_model": "spikeenergy.train.experiment",
+    "class_weights": "spikeenergy.train.loop",
+    "evaluate": "spikeenergy.train.loop",
+    "fit": "spikeenergy.train.loop",
+    "frame_split": "spikeenergy.train.experiment",
+    "load_checkpoint": "spikeenergy.train.checkpoint",
+    "prepare_data": "spikeenergy.train.experiment",
+    "register_task_metric": "spikeenergy.train.scores",
+    "run_epoch": "spikeenergy.train.loop",
+    "run_experiment": "spikeenergy.train.experiment",
+    "save_checkpoint": "spikeenergy.train.checkpoint",
+    "task_metric": "spikeenergy.train.scores",
+    "task_scores": "spikeenergy.train.scores",
+}
 
 __all__ = [
     "TASK_METRICS",
@@ -52,3 +85,10 @@ __all__ = [
     "task_metric",
     "task_scores",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names lazily (PEP 562)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

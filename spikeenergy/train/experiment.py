@@ -198,19 +198,18 @@ def build_seeded_model(
 
 
 def versions() -> dict[str, str]:
-    """Versions of the packages that determine a run's numbers."""
-    import norse
-    import snntorch
-    import tonic
+    """Versions of the packages that determine a run's numbers ("not installed" for an absent
+    optional backend: a run needs only the extras it uses)."""
+    from importlib import metadata
 
-    return {
-        "spikeenergy": spikeenergy.__version__,
-        "torch": torch.__version__,
-        "snntorch": snntorch.__version__,
-        "norse": getattr(norse, "__version__", "unknown"),
-        "tonic": tonic.__version__,
-        "python": platform.python_version(),
-    }
+    out = {"spikeenergy": spikeenergy.__version__, "torch": torch.__version__}
+    for name in ("snntorch", "norse", "tonic"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    out["python"] = platform.python_version()
+    return out
 
 
 def write_json(path: Path, obj: Any) -> None:
