@@ -34,7 +34,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--n-trials", type=int, default=None, help="trials to add (suite default)")
     p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--study-name", default=None, help="override the suite's study name")
-    p.add_argument("--worker", type=int, default=0, help="worker id (distinct sampler seeds)")
+    p.add_argument(
+        "--worker-id",
+        "--worker",
+        dest="worker",
+        type=int,
+        default=0,
+        help="this process's id among the processes sharing --storage (distinct sampler "
+        "seeds); not a count, unlike bench --workers",
+    )
     p.add_argument("--data-root", default=None, help="override the suite's data root")
     add_dataset_option_arg(p)
     add_module_arg(p)

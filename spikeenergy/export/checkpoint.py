@@ -64,9 +64,13 @@ def measure_checkpoint(
     max_batches: int | None = None,
     progress: bool = False,
 ) -> tuple[Any, EnergyReport]:
-    """Load a checkpoint, measure it on its test data; returns (model, report with identity)."""
+    """Load a checkpoint, measure it on its test data; returns (model, report with identity).
+
+    ``device=None`` measures on :func:`spikeenergy.train.config.default_device` (CUDA when
+    available, else CPU), like training."""
     from spikeenergy.data import make_loader
     from spikeenergy.train import load_checkpoint
+    from spikeenergy.train.config import default_device
 
     model, payload = load_checkpoint(path)
     test, data_info = checkpoint_test_data(payload, data_root, dataset_options)
@@ -75,7 +79,7 @@ def measure_checkpoint(
         model,
         loader,
         targets,
-        device=device,
+        device=device if device is not None else default_device(),
         policy=policy,
         max_batches=max_batches,
         progress=progress,
