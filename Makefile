@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml .ci/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c .ci/constraints.txt -e ".[dev]"
+	$(PY) -m pip install -q -c .ci/constraints.txt -e ".[all,dev]"
 	# NeuroBench (cross-check of our operation counts) needs torchaudio, which has no CPU wheel
 	# here; its metrics import without it, so install it without dependencies.
 	$(PY) -m pip install -q --no-deps -c .ci/constraints.txt neurobench
