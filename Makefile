@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install bench test lint clean
+.PHONY: install bench test lint docs clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,5 +29,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check spikeenergy tests benchmarks
 	$(VENV)/bin/mypy spikeenergy
 
+# the API reference (mkdocs.yml; mkdocstrings reads the docstrings), offline, warnings are errors
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
