@@ -9,20 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import spikeenergy.extras.bench  # noqa: F401  (first: one line naming the extra if missing)
-from spikeenergy.bench import (
-    ResultsStore,
-    fold_means,
-    load_suite,
-    make_executor,
-    ok_runs,
-    run_sweep,
-    summarize,
-    summary_text,
-    with_overrides,
-    write_report,
-)
 from spikeenergy.bench.executors import EXECUTORS
-from spikeenergy.cli.common import add_module_arg, check_device, module_specs
+from spikeenergy.cli.options import add_module_arg, module_specs
 from spikeenergy.plugins import user_code
 
 #: shown when the command is stopped (Ctrl-C / SIGTERM)
@@ -82,6 +70,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, modules: list[str]) -> int:
+    # imported here, not at the top: `spikeenergy bench --help` needs none of it
+    from spikeenergy.bench import (
+        ResultsStore,
+        fold_means,
+        load_suite,
+        make_executor,
+        ok_runs,
+        run_sweep,
+        summarize,
+        summary_text,
+        with_overrides,
+        write_report,
+    )
+    from spikeenergy.cli.common import check_device
+
     suite = with_overrides(
         load_suite(args.suite),
         data_root=args.data_root,

@@ -5,35 +5,44 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from spikeenergy.bench import (
-    ResultsStore,
-    fold_means,
-    ok_runs,
-    summarize,
-    summary_text,
-    write_report,
-)
+import spikeenergy.extras.bench  # noqa: F401  (first: one line naming the extra if missing)
 
 
 def add_parser(sub: Any) -> None:
     """Register the ``report`` command."""
-    p = sub.add_parser("report", help="write report.md (tables, ANOVA, PNG/SVG plots) for a "
-                       "benchmark results folder",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser(
+        "report",
+        help="write report.md (tables, ANOVA, PNG/SVG plots) for a benchmark results folder",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("results", help="results folder written by `spikeenergy bench`")
     p.add_argument("--out", default=None, help="write the report here (default: RESULTS)")
-    p.add_argument("--n-boot", type=int, default=4000,
-                   help="bootstrap replicates per comparison (the equivalence margin and task "
-                   "metric come from the suite, fixed before the runs)")
+    p.add_argument(
+        "--n-boot",
+        type=int,
+        default=4000,
+        help="bootstrap replicates per comparison (the equivalence margin and task "
+        "metric come from the suite, fixed before the runs)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the report and print the summary table and the report path."""
+    from spikeenergy.bench import (  # not needed by --help
+        ResultsStore,
+        fold_means,
+        ok_runs,
+        summarize,
+        summary_text,
+        write_report,
+    )
+
     store = ResultsStore(args.results)
     if args.out is None and store.root.is_dir() and not store.writable():
-        raise ValueError(f"{args.results} is read-only: pass --out DIR to write the report "
-                         "elsewhere")
+        raise ValueError(
+            f"{args.results} is read-only: pass --out DIR to write the report elsewhere"
+        )
     if args.n_boot < 100:
         raise ValueError(f"--n-boot {args.n_boot} is too few replicates for a CI; use >= 100")
     path = write_report(args.results, args.out, n_boot=args.n_boot)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import spikeenergy.extras.search  # noqa: F401  (first: one line naming the extra if missing)
-from spikeenergy.cli.common import (
+from spikeenergy.cli.options import (
     add_dataset_option_arg,
     add_module_arg,
     module_specs,

@@ -55,6 +55,23 @@ def test_top_level_help_imports_no_command_and_no_torch() -> None:
         assert re.search(rf"^\s+{name}\s+{re.escape(summary.split()[0])}", proc.stdout, re.M)
 
 
+@pytest.mark.parametrize("name", ["bench", "search", "datasets", "report", "tables"])
+def test_command_help_imports_no_torch(name: str) -> None:
+    """These commands' parsers need no torch; what they run is imported when they run."""
+    code = (
+        "import sys\nfrom spikeenergy.cli import main\n"
+        f"try:\n    main([{name!r}, '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', [m for m in ('torch', 'pandas', 'tonic') if m in sys.modules])"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("HEAVY []")
+    assert f"usage: spikeenergy {name}" in proc.stdout
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["--version"])
