@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+import spikeenergy.extras.bench  # noqa: F401  (one line naming [bench] if it is missing)
+
 if TYPE_CHECKING:
     from spikeenergy.bench.efficiency import compare_time_to_target, time_to_target
     from spikeenergy.bench.executors import (

@@ -44,7 +44,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Subset
-from tqdm.auto import tqdm
 
 from spikeenergy.bench.executors import (
     LocalExecutor,
@@ -55,6 +54,7 @@ from spikeenergy.bench.store import COLUMNS, ResultsStore, RunRecord, flat_row
 from spikeenergy.bench.suite import RunSpec, Suite, SuiteError, expand_grid
 from spikeenergy.data import DatasetNotFoundError, FrameDataset, load_dataset
 from spikeenergy.plugins import user_code
+from spikeenergy.progress import tqdm
 from spikeenergy.train import (
     DataConfig,
     PreparedData,

@@ -10,7 +10,7 @@ Every key is checked on load: names, types (``epochs = 2.5`` or ``batch_size = 3
 refused, not truncated), ranges, the dataset options (:func:`check_dataset_options`), and the
 suite name, which names the results folder and so must be a plain name. An error names the
 file, the section, the key and the fix. The format is documented in docs/benchmarks.md;
-``benchmarks/suites/*.toml`` are examples.
+the suites shipped in ``spikeenergy/suites/*.toml`` are examples.
 """
 
 from __future__ import annotations
@@ -605,13 +605,14 @@ def suite_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Suite:
 
 
 def suites_dirs() -> list[Path]:
-    """Folders searched for suites given by name: ./benchmarks/suites, then the source tree's."""
-    here = Path(__file__).resolve().parents[2] / "benchmarks" / "suites"
-    return [Path.cwd() / "benchmarks" / "suites", here]
+    """Folders searched for suites given by name: ./benchmarks/suites, then the package's."""
+    from spikeenergy.resources import suites_dir
+
+    return [Path.cwd() / "benchmarks" / "suites", suites_dir()]
 
 
 def find_suite(name_or_path: str | Path) -> Path:
-    """A suite file: an existing path, or ``NAME`` -> ``benchmarks/suites/NAME.toml``."""
+    """A suite file: an existing path, or ``NAME`` -> ``NAME.toml`` in :func:`suites_dirs`."""
     p = Path(name_or_path)
     if p.is_file():
         return p
@@ -627,7 +628,7 @@ def find_suite(name_or_path: str | Path) -> Path:
 
 
 def load_suite(name_or_path: str | Path) -> Suite:
-    """Read and validate a suite TOML file (a path, or a name under benchmarks/suites)."""
+    """Read and validate a suite TOML file (a path, or the name of a shipped suite)."""
     path = find_suite(name_or_path)
     try:
         raw = tomllib.loads(path.read_text())

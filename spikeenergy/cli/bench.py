@@ -8,20 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from spikeenergy.bench import (
-    ResultsStore,
-    fold_means,
-    load_suite,
-    make_executor,
-    ok_runs,
-    run_sweep,
-    summarize,
-    summary_text,
-    with_overrides,
-    write_report,
-)
+import spikeenergy.extras.bench  # noqa: F401  (first: one line naming the extra if missing)
 from spikeenergy.bench.executors import EXECUTORS
-from spikeenergy.cli.common import add_module_arg, check_device, module_specs
+from spikeenergy.cli.options import add_module_arg, module_specs
 from spikeenergy.plugins import user_code
 
 #: shown when the command is stopped (Ctrl-C / SIGTERM)
@@ -36,7 +25,7 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Run every configuration of SUITE that has no successful record in the "
         "results folder (completed runs are skipped, failed ones retried), then write the "
-        "report. SUITE is a TOML file or a name under benchmarks/suites (quick, full).",
+        "report. SUITE is a TOML file or the name of a suite shipped with spikeenergy.",
     )
     p.add_argument("suite", help="suite name (quick, full) or path to a suite TOML file")
     p.add_argument("--out", default=None, help="results folder (default: results/<suite name>)")
@@ -81,6 +70,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, modules: list[str]) -> int:
+    # imported here, not at the top: `spikeenergy bench --help` needs none of it
+    from spikeenergy.bench import (
+        ResultsStore,
+        fold_means,
+        load_suite,
+        make_executor,
+        ok_runs,
+        run_sweep,
+        summarize,
+        summary_text,
+        with_overrides,
+        write_report,
+    )
+    from spikeenergy.cli.common import check_device
+
     suite = with_overrides(
         load_suite(args.suite),
         data_root=args.data_root,

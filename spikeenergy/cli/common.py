@@ -3,97 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import sys
-from collections.abc import Sequence
-from typing import Any
 
 import torch
 
+# the options every command shares live in a module that imports no torch (fast --help); they
+# stay importable from here
+from spikeenergy.cli.options import (  # noqa: F401
+    add_dataset_option_arg,
+    add_module_arg,
+    module_specs,
+    parse_dataset_options,
+)
 from spikeenergy.data import FrameConfig
 from spikeenergy.data.registry import check_dataset_options
 from spikeenergy.energy.cost_models import DEFAULT_TARGET
 from spikeenergy.models import ModelSpec, NeuronSpec
 from spikeenergy.models.spec import FAMILIES
-from spikeenergy.plugins import resolve_module_spec
 from spikeenergy.train import DataConfig, TrainConfig
+from spikeenergy.train.config import OPTIMIZERS, SCHEDULES
 from spikeenergy.train.scores import task_metric
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
-
-def add_module_arg(p: argparse.ArgumentParser) -> None:
-    """--module MOD (repeatable): user code to import first (datasets, metrics it registers)."""
-    p.add_argument(
-        "--module",
-        action="append",
-        default=[],
-        metavar="MOD",
-        help="import this module first, repeatable: a dotted name (my_pkg.datasets) or a .py "
-        "path; the datasets and metrics it registers become usable (bench workers import it "
-        "too). Installed packages with a 'spikeenergy.datasets' entry point need no --module",
-    )
-
-
-def add_dataset_option_arg(p: argparse.ArgumentParser) -> None:
-    """--dataset-option KEY=VALUE (repeatable): an option of the dataset."""
-    p.add_argument(
-        "--dataset-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="dataset option, repeatable; VALUE is read as TOML (300, 0.5, true, [3], "
-        '"text"); other text is taken as a string (split_by=subject)',
-    )
-
-
-def module_specs(args: argparse.Namespace) -> list[str]:
-    """The --module values, .py paths made absolute (relative to the current folder)."""
-    return [resolve_module_spec(m) for m in getattr(args, "module", None) or []]
-
-
-def _option_value(key: str, text: str) -> Any:
-    """VALUE of ``--dataset-option KEY=VALUE`` as a TOML value; plain text is a string."""
-    if not text or "\n" in text:
-        raise ValueError(f"--dataset-option {key}=...: give one value on one line (e.g. {key}=300)")
-    try:
-        value = tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        if text[0] in "[{\"'":
-            raise ValueError(
-                f"--dataset-option {key}={text}: the value is not valid TOML (quote text as "
-                f"{key}='\"...\"', write lists as [1, 2])"
-            ) from None
-        return text  # bare words: split_by=subject
-    if isinstance(value, (dt.date, dt.time, dt.datetime)):
-        raise ValueError(
-            f"--dataset-option {key}={text}: a date/time is not an option value; quote it "
-            f"({key}='\"{text}\"') to pass text"
-        )
-    return value
-
-
-def parse_dataset_options(items: Sequence[str]) -> dict[str, Any]:
-    """``["limit=300", "split_by=subject"]`` -> ``{"limit": 300, "split_by": "subject"}``.
-
-    A ValueError names an item without ``=``, an empty key, a key given twice, or a value
-    that starts like TOML (``[``, ``{``, a quote) but is not valid TOML.
-    """
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(
-                f"--dataset-option {item!r} must be KEY=VALUE (e.g. --dataset-option limit=300)"
-            )
-        if key in out:
-            raise ValueError(f"--dataset-option {key} is given twice; give each option once")
-        out[key] = _option_value(key, text.strip())
-    return out
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -102,7 +30,14 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dataset", default="digits-dvs", help="registered dataset name")
     g.add_argument("--data-root", default=None, help="data root (else $SPIKEENERGY_DATA)")
     g.add_argument("--download", action="store_true", help="allow downloading missing files")
-    g.add_argument("--time-bins", type=int, default=25, help="frames per sample")
+    g.add_argument(
+        "--n-time-bins",
+        "--time-bins",
+        dest="time_bins",
+        type=int,
+        default=25,
+        help="frames per sample (the suite key n_time_bins)",
+    )
     g.add_argument("--binarize", action="store_true", help="clip event counts to {0, 1}")
     g.add_argument("--downsample", type=float, default=None, help="spatial factor in (0, 1]")
     g.add_argument("--train-per-class", type=int, default=None, help="cap training samples")
@@ -119,10 +54,25 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """--model, --backend, --hidden, neuron parameters."""
     g = p.add_argument_group("model")
-    g.add_argument("--model", default="snn-mlp", choices=FAMILIES)
+    g.add_argument(
+        "--family",
+        "--model",
+        dest="model",
+        default="snn-mlp",
+        choices=FAMILIES,
+        help="model family (the suite key family)",
+    )
     g.add_argument("--backend", default="snntorch", choices=("snntorch", "norse"))
     g.add_argument("--hidden", type=int, nargs="+", default=[128])
-    g.add_argument("--channels", type=int, nargs="+", default=[16, 32], help="conv channels")
+    g.add_argument(
+        "--conv-channels",
+        "--channels",
+        dest="channels",
+        type=int,
+        nargs="+",
+        default=[16, 32],
+        help="conv channels (the suite key conv_channels)",
+    )
     g.add_argument("--neuron", default="leaky", help="leaky | synaptic (lif, lifbox aliases)")
     g.add_argument("--beta", type=float, default=0.9, help="membrane decay per step")
     g.add_argument("--threshold", type=float, default=1.0)
@@ -132,17 +82,59 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--time-mode", default="per_step", choices=("per_step", "sum"))
 
 
+def _grad_clip(text: str) -> float | None:
+    """``--grad-clip`` value: a positive number, or ``none`` (no clipping)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'none'") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be > 0 (or 'none' to disable clipping)")
+    return value
+
+
 def add_train_args(p: argparse.ArgumentParser) -> None:
     """--epochs, --lr, --lam, --energy, --seed, --device, ..."""
-    g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=10)
-    g.add_argument("--batch-size", type=int, default=64)
-    g.add_argument("--lr", type=float, default=1e-3)
+    d = TrainConfig()  # the defaults are the library's (a suite's [train] table, unset)
+    g = p.add_argument_group("training (the names of a suite's [train] keys)")
+    g.add_argument("--epochs", type=int, default=d.epochs)
+    g.add_argument("--batch-size", type=int, default=d.batch_size)
+    g.add_argument("--lr", type=float, default=d.lr, help="learning rate")
+    g.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS)
+    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    g.add_argument(
+        "--schedule",
+        default=d.schedule,
+        choices=SCHEDULES,
+        help="learning-rate schedule over the epochs",
+    )
+    g.add_argument(
+        "--step-size", type=int, default=d.step_size, help="schedule=step: epochs between decays"
+    )
+    g.add_argument(
+        "--gamma", type=float, default=d.gamma, help="schedule=step: learning-rate decay factor"
+    )
+    g.add_argument(
+        "--grad-clip",
+        type=_grad_clip,
+        default=d.grad_clip,
+        help="max gradient norm; 'none' disables clipping",
+    )
     g.add_argument(
         "--lam", type=float, default=0.0, help="energy weight lambda (1/pJ for the joules term)"
     )
     g.add_argument(
-        "--energy", default="joules", help="energy term name (joules, spike-rate, membrane, ...)"
+        "--energy", default=d.energy, help="energy term name (joules, spike-rate, membrane, ...)"
+    )
+    g.add_argument(
+        "--energy-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keyword argument of the energy term, repeatable (the [train] key energy_options); "
+        "VALUE is read as TOML",
     )
     g.add_argument(
         "--target",
@@ -251,6 +243,15 @@ def train_config(a: argparse.Namespace) -> TrainConfig:
         epochs=a.epochs,
         batch_size=a.batch_size,
         lr=a.lr,
+        optimizer=a.optimizer,
+        weight_decay=a.weight_decay,
+        schedule=a.schedule,
+        step_size=a.step_size,
+        gamma=a.gamma,
+        grad_clip=a.grad_clip,
+        energy_options=parse_dataset_options(
+            a.energy_option, flag="--energy-option", example="weight_grad=false"
+        ),
         lam=a.lam,
         energy=a.energy,
         target=a.target,

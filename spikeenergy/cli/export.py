@@ -37,7 +37,7 @@ def add_parser(sub: Any) -> None:
         "--target",
         action="append",
         default=None,
-        help=f"cost model name, repeatable (built in: {names})",
+        help=f"cost model name, repeatable (built in: {names}; default: loihi and cpu)",
     )
     p.add_argument("--cost-models", default=None, help="TOML file with extra [targets.<name>]")
     p.add_argument("--format", choices=FORMATS, default=None, help="default: from --out suffix")
@@ -49,7 +49,7 @@ def add_parser(sub: Any) -> None:
         "--policy",
         choices=POLICIES,
         default=DEFAULT_POLICY,
-        help="how a call is split into binary (AC) and graded (MAC) inputs (docs/metrics.md)",
+        help="how a call is split into binary (AC) and graded (MAC) inputs",
     )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-batches", type=int, default=None, help="measure only this many")

@@ -7,7 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from spikeenergy.cli.common import (
+import spikeenergy.extras.search  # noqa: F401  (first: one line naming the extra if missing)
+from spikeenergy.cli.options import (
     add_dataset_option_arg,
     add_module_arg,
     module_specs,
@@ -24,7 +25,7 @@ def add_parser(sub: Any) -> None:
         help="NSGA-II search over architectures for accuracy vs energy (Optuna)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("suite", help="suite TOML file (see benchmarks/search/*.toml)")
+    p.add_argument("suite", help="search suite: a TOML file, or a shipped one (smoke, ...)")
     p.add_argument(
         "--storage",
         default=None,
@@ -34,7 +35,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--n-trials", type=int, default=None, help="trials to add (suite default)")
     p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--study-name", default=None, help="override the suite's study name")
-    p.add_argument("--worker", type=int, default=0, help="worker id (distinct sampler seeds)")
+    p.add_argument(
+        "--worker-id",
+        "--worker",
+        dest="worker",
+        type=int,
+        default=0,
+        help="this process's id among the processes sharing --storage (distinct sampler "
+        "seeds); not a count, unlike bench --workers",
+    )
     p.add_argument("--data-root", default=None, help="override the suite's data root")
     add_dataset_option_arg(p)
     add_module_arg(p)

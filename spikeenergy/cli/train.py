@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 from spikeenergy.cli.common import (
@@ -20,7 +24,10 @@ from spikeenergy.plugins import user_code
 from spikeenergy.train import ExperimentConfig, run_experiment
 
 #: shown when the command is stopped (Ctrl-C / SIGTERM)
-RESUME_HINT = "with --out, rerun the same command to resume from the last finished epoch"
+RESUME_HINT = "rerun the same command to resume from the last finished epoch"
+
+#: parent of the default run folders of ``spikeenergy train`` (relative to the current folder)
+RUNS_DIR = "runs"
 
 
 def add_parser(sub: Any) -> None:
@@ -35,8 +42,14 @@ def add_parser(sub: Any) -> None:
     add_module_arg(p)
     add_model_args(p)
     add_train_args(p)
-    p.add_argument("--out", default=None, help="write model.pt, last.pt and metrics.json here")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="run folder for model.pt (the kept model), last.pt and metrics.json (default: "
+        f"{RUNS_DIR}/<dataset>-<family>-<8 hex of the config>, so rerunning the same command "
+        "resumes there and another config gets its own folder)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run)
 
 
@@ -82,14 +95,25 @@ def summary_lines(m: dict[str, Any]) -> list[str]:
     return lines
 
 
+def default_run_dir(cfg: ExperimentConfig) -> Path:
+    """``runs/<dataset>-<family>-<hash>``: the trained model is always kept; the hash (of
+    everything in the config) gives the same command the same folder, so a rerun resumes, and a
+    different config a folder of its own (a resumed ``last.pt`` of another config is refused
+    anyway)."""
+    blob = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{cfg.data.name}-{cfg.model.family}")
+    return Path(RUNS_DIR) / f"{name}-{digest}"
+
+
 def run(args: argparse.Namespace) -> int:
     """Import the user modules, build the configs from ``args``, train, print the summary."""
     with user_code(module_specs(args)):
         cfg = ExperimentConfig(
             data=data_config(args), model=model_spec(args), train=train_config(args)
         )
-        metrics = run_experiment(cfg, out_dir=args.out, progress=not args.no_progress)
+        out = Path(args.out) if args.out else default_run_dir(cfg)
+        metrics = run_experiment(cfg, out_dir=out, progress=not args.no_progress)
     print("\n".join(summary_lines(metrics)))
-    if args.out:
-        print(f"wrote {args.out}/model.pt and {args.out}/metrics.json")
+    print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")
     return 0

@@ -1,5 +1,6 @@
 """Event data: Tonic datasets and transforms -> events -> time-major frames ``(T, B, ...)``."""
 
+import spikeenergy.extras.data  # noqa: F401  (one line naming [data] if it is missing)
 from spikeenergy.data.audio import AudioToEvents, load_wav
 from spikeenergy.data.base import DatasetCard, DatasetNotFoundError, EventDataset
 from spikeenergy.data.delta import DeltaModulation, delta_modulate, reconstruct_from_events

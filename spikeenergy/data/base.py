@@ -31,7 +31,17 @@ class DatasetCard:
     n_classes: int
     layout: str  # expected on-disk layout below the data root
     obtain: str  # how to obtain the files
-    card: str  # path of the dataset card in the repository (datasets/<name>/README.md)
+    #: the dataset card: for built-in datasets ``datasets/<name>/README.md`` relative to the
+    #: package (shipped in it, see :func:`spikeenergy.resources.card_path`); for your own, a
+    #: path or URL
+    card: str
+
+    def card_location(self) -> str:
+        """Where to read the card: the installed file's path if it exists, else ``card``."""
+        from spikeenergy.resources import card_path
+
+        path = card_path(self.card)
+        return str(path) if path is not None else self.card
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -45,5 +55,6 @@ class DatasetNotFoundError(FileNotFoundError):
             f"dataset {card.name!r} not found under data root {str(root)!r}{extra}.\n"
             f"Expected layout: {card.layout}\nHow to obtain: {card.obtain}\n"
             f"Set the root with --data-root, root=..., or the SPIKEENERGY_DATA variable; "
-            f"see {card.card}. Nothing is downloaded unless you pass download=True / --download."
+            f"see the dataset card {card.card_location()}. Nothing is downloaded unless you "
+            "pass download=True / --download."
         )

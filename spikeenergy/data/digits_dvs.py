@@ -9,21 +9,43 @@ Every option is checked on construction (:func:`check_options`, also used by the
 registry to check suite files before anything runs): types, ranges, and a bound on the events
 one sample can produce (``max_events``), since a tiny ``dt_us`` or refractory period or a huge
 noise rate would otherwise make one sample fill the memory.
+
+Emulating a recording takes a fraction of a second per sample, so with a data ``root`` (as the
+dataset registry always passes) the recordings are generated once per data root and kept on
+disk (:class:`EventCache`, about 20 kB per sample): a dataset generates the samples it holds
+that are not there yet when it is built (with a progress bar), under a file lock so that
+parallel processes (benchmark workers) wait for one another instead of generating them twice.
+The cache folder is named by the emulation options and the code that generates the events
+(:func:`cache_key`), so a changed option or emulator never reads stale recordings. Without a
+root every sample is generated when it is read (nothing is written).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import logging
 import math
-from collections.abc import Mapping
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 from scipy import ndimage
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from spikeenergy.data import dvs_emulator
 from spikeenergy.data.dvs_emulator import DVSConfig, emulate_dvs, saccade_video
+from spikeenergy.data.events import EVENTS_XYTP
+from spikeenergy.progress import tqdm
+
+log = logging.getLogger(__name__)
 
 SENSOR_SIZE = (34, 34, 2)
 DIGIT_PIXELS = 26
@@ -125,9 +147,103 @@ def check_options(options: Mapping[str, Any]) -> None:
         )
 
 
+# --------------------------------------------------------------------------- the disk cache
+
+#: bits of the packed event fields: x (6) | y (6) | p (1) | t (19): 34 pixels < 2**6, and
+#: every event time lies in the recording, 0 .. RECORDING_US < 2**19 microseconds
+_X_BITS, _Y_BITS, _P_BITS, _T_BITS = 6, 6, 1, 19
+
+
+def pack_events(events: np.ndarray) -> np.ndarray:
+    """x/y/t/p events of the 34x34 sensor -> one uint32 code per event (order kept)."""
+    x, y, p, t = (events[k].astype(np.int64) for k in ("x", "y", "p", "t"))
+    for name, v, bits in (
+        ("x", x, _X_BITS),
+        ("y", y, _Y_BITS),
+        ("p", p, _P_BITS),
+        ("t", t, _T_BITS),
+    ):
+        if v.size and (v.min() < 0 or v.max() >= 1 << bits):
+            raise ValueError(f"event field {name} spans [{v.min()}, {v.max()}]: no {bits}-bit code")
+    codes = x | (y << _X_BITS) | (p << (_X_BITS + _Y_BITS)) | (t << (_X_BITS + _Y_BITS + _P_BITS))
+    return codes.astype(np.uint32)
+
+
+def unpack_events(codes: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`pack_events`: the structured x/y/t/p array, in the stored order."""
+    c = codes.astype(np.int64)
+    events = np.empty(len(c), dtype=EVENTS_XYTP)
+    events["x"] = c & ((1 << _X_BITS) - 1)
+    events["y"] = (c >> _X_BITS) & ((1 << _Y_BITS) - 1)
+    events["p"] = (c >> (_X_BITS + _Y_BITS)) & 1
+    events["t"] = c >> (_X_BITS + _Y_BITS + _P_BITS)
+    return events
+
+
+def cache_key(seed: int, dt_us: int, dvs: DVSConfig) -> str:
+    """Names the cache folder: the options a recording depends on (not the split, test
+    fraction or limit, which only choose samples) and the source of the code that generates
+    it, so an edited emulator never reads recordings made by an older one."""
+    h = hashlib.sha256()
+    options = {"seed": seed, "dt_us": dt_us, "dvs": dataclasses.asdict(dvs)}
+    h.update(json.dumps(options, sort_keys=True).encode())
+    for module in (dvs_emulator.__file__, __file__):
+        h.update(Path(module).read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class EventCache:
+    """Recordings on disk: ``folder/NNNN.npy`` holds sample NNNN's packed events (by index in
+    scikit-learn's digits), each written atomically; ``folder/.lock`` serialises generation."""
+
+    folder: Path
+
+    def path(self, index: int) -> Path:
+        """The file of sample ``index``."""
+        return self.folder / f"{index:04d}.npy"
+
+    def missing(self, indices: Iterable[int]) -> list[int]:
+        """The indices without a file."""
+        return [int(i) for i in indices if not self.path(int(i)).is_file()]
+
+    def read(self, index: int) -> np.ndarray:
+        """Sample ``index``'s events; ValueError naming the file (and the fix) if unreadable."""
+        path = self.path(index)
+        try:
+            codes = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ValueError(
+                f"digits-dvs cache file {path} is unreadable ({exc}); delete the folder "
+                f"{self.folder} to generate it again"
+            ) from None
+        if codes.dtype != np.uint32 or codes.ndim != 1:
+            raise ValueError(
+                f"digits-dvs cache file {path} holds {codes.dtype} {codes.shape}, not packed "
+                f"events; delete the folder {self.folder} to generate it again"
+            )
+        return unpack_events(codes)
+
+    def write(self, index: int, events: np.ndarray) -> None:
+        """Store sample ``index`` atomically (a reader never sees half a file)."""
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{index:04d}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, pack_events(events), allow_pickle=False)
+            os.replace(tmp, self.path(index))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
 @dataclass
 class DigitsDVS:
-    """Tonic-style dataset of emulated DVS recordings of scikit-learn's digits."""
+    """Tonic-style dataset of emulated DVS recordings of scikit-learn's digits.
+
+    ``root``: the data root; the recordings are then generated once and cached below it, in
+    ``<root>/digits-dvs/events-<key>/`` (see the module docstring), with a progress bar unless
+    ``progress=False``. ``root=None`` generates every sample when it is read.
+    """
 
     split: str = "train"
     seed: int = 0
@@ -137,6 +253,8 @@ class DigitsDVS:
     transform: object | None = None
     limit: int | None = None  # keep only the first N samples of the split (quick runs, tests)
     max_events: int = MAX_EVENTS  # refuse options that could make one sample larger than this
+    root: str | os.PathLike[str] | None = None  # data root of the disk cache (None: no cache)
+    progress: bool = True  # show the progress of generating missing recordings
 
     sensor_size: tuple[int, int, int] = SENSOR_SIZE
     classes: list[str] = field(default_factory=lambda: [str(d) for d in range(10)])
@@ -157,6 +275,39 @@ class DigitsDVS:
         self._indices = chosen
         self._images = digits.images[chosen] / 16.0
         self.targets = [int(v) for v in digits.target[chosen]]
+        self._cache: EventCache | None = None
+        if self.root is not None:
+            key = cache_key(self.seed, self.dt_us, self.dvs)
+            self._cache = EventCache(Path(self.root) / "digits-dvs" / f"events-{key}")
+            self._fill_cache()
+
+    def _fill_cache(self) -> None:
+        """Generate the recordings of this dataset's samples that are not on disk yet."""
+        cache = self._cache
+        assert cache is not None
+        if not cache.missing(self._indices):
+            return
+        try:
+            cache.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OSError(
+                f"digits-dvs cannot create its cache folder {cache.folder} ({exc}); pass a "
+                "writable data root (--data-root / root=... / $SPIKEENERGY_DATA)"
+            ) from None
+        with FileLock(str(cache.folder / ".lock")):  # another process may be generating them
+            missing = cache.missing(self._indices)
+            if not missing:
+                return
+            log.info("digits-dvs: generating %d recordings into %s", len(missing), cache.folder)
+            position = {int(g): i for i, g in enumerate(self._indices)}
+            bar = tqdm(
+                missing,
+                desc="digits-dvs: generating recordings (once per data root)",
+                unit="sample",
+                disable=not self.progress,
+            )
+            for index in bar:
+                cache.write(index, self._generate(position[index]))
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -165,6 +316,12 @@ class DigitsDVS:
         """The event recording of sample ``index`` (before any transform)."""
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
+        if self._cache is not None:
+            return self._cache.read(int(self._indices[index]))
+        return self._generate(index)
+
+    def _generate(self, index: int) -> np.ndarray:
+        """Emulate the recording of sample ``index`` (a position in this split)."""
         image = ndimage.zoom(self._images[index], DIGIT_PIXELS / 8, order=1)
         image = np.clip(image, 0.0, 1.0)
         video, times = saccade_video(image, SENSOR_SIZE[:2], dt_us=self.dt_us)

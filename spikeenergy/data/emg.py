@@ -42,7 +42,7 @@ CARD = DatasetCard(
     layout="<root>/emg/roshambo/subjectNN_sessionMM_{emg,ann}.npy "
     "(emg: int [samples, 8] at 200 Hz; ann: bytes label per sample)",
     obtain="Roshambo EMG (Ceolini et al. 2020) as packaged by the EMG_exp repository "
-    "(Garg et al. 2021); see datasets/emg-roshambo/README.md",
+    "(Garg et al. 2021); the dataset card says where to get it",
     card="datasets/emg-roshambo/README.md",
 )
 

@@ -35,12 +35,12 @@ from typing import Any
 import numpy as np
 import tonic
 from scipy import ndimage
-from tqdm.auto import tqdm
 
 from spikeenergy.data.base import DatasetCard, DatasetNotFoundError
 from spikeenergy.data.dvs_emulator import DVSConfig, _background_noise, saccade_offsets
 from spikeenergy.data.events import EVENTS_XYTP
 from spikeenergy.io import atomic_write
+from spikeenergy.progress import tqdm
 
 log = logging.getLogger(__name__)
 

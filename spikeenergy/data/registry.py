@@ -162,7 +162,7 @@ DIGITS_CARD = DatasetCard(
 
 
 def _digits(root: Path, split: str, download: bool, **options: Any) -> DigitsDVS:
-    return DigitsDVS(split=split, **options)
+    return DigitsDVS(split=split, root=root, **options)  # recordings cached below the root
 
 
 def _roshambo(root: Path, split: str, download: bool, **options: Any) -> emg.RoshamboEMG:

@@ -22,6 +22,7 @@ from spikeenergy.export.tables import (
 from spikeenergy.io import package_versions
 from spikeenergy.metrics.meter import EnergyReport, measure
 from spikeenergy.train.checkpoint import load_checkpoint
+from spikeenergy.train.config import default_device
 
 
 def checkpoint_test_data(
@@ -64,7 +65,10 @@ def measure_checkpoint(
     max_batches: int | None = None,
     progress: bool = False,
 ) -> tuple[Any, EnergyReport]:
-    """Load a checkpoint, measure it on its test data; returns (model, report with identity)."""
+    """Load a checkpoint, measure it on its test data; returns (model, report with identity).
+
+    ``device=None`` measures on :func:`spikeenergy.train.config.default_device` (CUDA when
+    available, else CPU), like training."""
     model, payload = load_checkpoint(path)
     test, data_info = checkpoint_test_data(payload, data_root, dataset_options)
     loader = make_loader(test, batch_size=batch_size, shuffle=False)
@@ -72,7 +76,7 @@ def measure_checkpoint(
         model,
         loader,
         targets,
-        device=device,
+        device=device if device is not None else default_device(),
         policy=policy,
         max_batches=max_batches,
         progress=progress,

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from spikeenergy.export.nir_export import DT, NIRPlan, build_nir_graph, nir_plan
+from spikeenergy.extras import require_extra
 
 IMPORTERS = ("snntorch", "norse")
 
@@ -46,10 +47,12 @@ def import_nir(source: Any, backend: str) -> nn.Module:
     "norse": ``from_nir(graph, dt=graph.metadata["dt_s"])`` (1e-4 s when absent). The module is
     called once per time step as ``out, state = module(x_t, state)`` (see :func:`run_nir`).
     """
-    import nir
-
     if backend not in IMPORTERS:
         raise ValueError(f"backend={backend!r} has no NIR importer here; use one of {IMPORTERS}")
+    require_extra("nir", "reading NIR graphs")
+    require_extra(backend, f"the {backend} NIR importer (checking an export)")
+    import nir
+
     if isinstance(source, str | os.PathLike):
         graph = nir.read(source)
     else:

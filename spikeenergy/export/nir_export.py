@@ -59,6 +59,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from spikeenergy.extras import require_extra
 from spikeenergy.io import atomic_path
 from spikeenergy.metrics.base import TOTAL
 from spikeenergy.metrics.meter import EnergyReport
@@ -672,6 +673,7 @@ def build_nir_graph(
     ``input_shape``: per-step shape of one sample, for users' models that do not start with an
     ``nn.Linear``. The model is not changed (its weights are copied).
     """
+    require_extra("nir", "NIR export")
     plan = nir_plan(model, input_shape)
     b = _Builder(plan)
     with torch.no_grad():
@@ -709,6 +711,7 @@ def export_nir(
     raises :class:`~spikeenergy.export.nir_check.NIRRoundTripError` and nothing is written.
     The file is written atomically and reads back with ``nir.read(path)``.
     """
+    require_extra("nir", "NIR export")
     import nir
 
     graph = build_nir_graph(model, energy, input_shape=input_shape)
@@ -743,6 +746,7 @@ def _hdf5_creation_order() -> Iterator[None]:
 
 def read_nir_metadata(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
     """``(graph, graph metadata)`` of a NIR file written by :func:`export_nir`, JSON decoded."""
+    require_extra("nir", "reading NIR files")
     import nir
 
     graph = nir.read(path)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from spikeenergy.extras import require_extra
 from spikeenergy.io import atomic_path, atomic_write
 from spikeenergy.metrics.meter import EnergyReport
 
@@ -97,6 +98,7 @@ def write_csv(report: EnergyReport, path: str | os.PathLike[str]) -> Path:
 def write_hdf5(report: EnergyReport, path: str | os.PathLike[str]) -> Path:
     """Datasets ``layers``, ``columns`` and ``table`` (float64, NaN = not applicable); metadata
     as a JSON string in the file attribute ``meta``."""
+    require_extra("hdf5", "HDF5 export")
     import h5py
 
     p = Path(path)
@@ -153,6 +155,7 @@ def read_report(path: str | os.PathLike[str], fmt: str | None = None) -> EnergyR
         }
         return _report(json.loads(first[2:]), rows)
     if f == "hdf5":
+        require_extra("hdf5", "reading HDF5 reports")
         import h5py
 
         with h5py.File(p, "r") as h:

@@ -41,12 +41,12 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from spikeenergy.energy.cost_models import DEFAULT_TARGET, CostModel, get_cost_model
 from spikeenergy.energy.ledger import DEFAULT_POLICY, check_policy
 from spikeenergy.metrics.base import TOTAL
 from spikeenergy.metrics.meter import EnergyMeter, EnergyReport, target_column
+from spikeenergy.progress import tqdm
 from spikeenergy.record import ActivityRecorder, reset_states, run_steps
 
 #: How the harness calls the model (see the module docstring).

@@ -32,6 +32,9 @@ def _snntorch_surrogate(spec: NeuronSpec) -> Callable[[Tensor], Tensor]:
         return getattr(snn_surrogate, factory)(**{slope_arg: spec.slope})  # type: ignore[no-any-return]
     # snnTorch has none of this form; reuse Norse's autograd function (not re-written)
     assert entry.norse is not None
+    from spikeenergy.extras import require_extra
+
+    require_extra("norse", f"surrogate={spec.surrogate!r} with backend='snntorch'")
     return _NorseThreshold(entry.norse, spec.slope)
 
 
@@ -254,6 +257,9 @@ def input_gain(spec: NeuronSpec, backend: str) -> float:
 def build_neuron(spec: NeuronSpec, backend: str) -> tuple[nn.Module, NeuronDriver]:
     """Build the library neuron for ``spec`` on ``backend`` and the driver that steps it."""
     rec = backend_record(backend)
+    from spikeenergy.extras import require_extra
+
+    require_extra(backend, f"backend={backend!r}")  # one line naming the extra if missing
     neuron = rec.build(spec)
     gain = input_gain(spec, backend)
     return neuron, NeuronDriver(backend, spec.kind, rec.steps[spec.kind], gain)

@@ -3,6 +3,7 @@
 See docs/search.md; ``spikeenergy search SUITE.toml`` is the command-line entry point.
 """
 
+import spikeenergy.extras.search  # noqa: F401  (one line naming [search] if it is missing)
 from spikeenergy.search.space import (
     Candidate,
     SearchSpace,

@@ -81,8 +81,26 @@ class SearchConfig:
     pruning: DominancePruning = field(default_factory=DominancePruning)
 
 
+def find_search_suite(name_or_path: str | os.PathLike[str]) -> Path:
+    """A search suite file: an existing path, or ``NAME`` -> a suite shipped with the package
+    (``smoke``, ``nmnist-small``, ...); FileNotFoundError listing the shipped names."""
+    from spikeenergy.resources import search_suites_dir, shipped_names
+
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    folder = search_suites_dir()
+    if p.suffix == "" and len(p.parts) == 1 and (folder / f"{p}.toml").is_file():
+        return folder / f"{p}.toml"
+    raise FileNotFoundError(
+        f"search suite {str(name_or_path)!r} not found: not a file, and not a shipped suite "
+        f"({', '.join(shipped_names(folder))})"
+    )
+
+
 def load_suite(path: str | os.PathLike[str]) -> SearchConfig:
-    """Read a suite TOML file (tables study, data, data.frames, train, space, pruning)."""
+    """Read a suite TOML file (tables study, data, data.frames, train, space, pruning): a path,
+    or the name of a suite shipped with the package (:func:`find_search_suite`)."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -91,11 +109,7 @@ def load_suite(path: str | os.PathLike[str]) -> SearchConfig:
     from spikeenergy.data import DataConfig
     from spikeenergy.train import TrainConfig
 
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(
-            f"search suite {str(p)!r} not found (a TOML file, see docs/search.md)"
-        )
+    p = find_search_suite(path)
     doc = tomllib.loads(p.read_text())
     unknown = set(doc) - {"study", "data", "train", "space", "pruning"}
     if unknown:

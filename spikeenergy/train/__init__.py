@@ -5,26 +5,59 @@
 ``spikeenergy.train``.
 """
 
-from spikeenergy.data.prepare import DataConfig, PreparedData, frame_split, prepare_data
-from spikeenergy.train.checkpoint import load_checkpoint, save_checkpoint
-from spikeenergy.train.config import TrainConfig
-from spikeenergy.train.experiment import ExperimentConfig, build_seeded_model, run_experiment
-from spikeenergy.train.loop import (
-    FitResult,
-    NonFiniteLossError,
-    class_weights,
-    evaluate,
-    fit,
-    run_epoch,
-)
-from spikeenergy.train.prune import Pruner
-from spikeenergy.train.scores import (
-    TASK_METRICS,
-    TaskMetric,
-    register_task_metric,
-    task_metric,
-    task_scores,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spikeenergy.data.prepare import DataConfig, PreparedData, frame_split, prepare_data
+    from spikeenergy.train.checkpoint import load_checkpoint, save_checkpoint
+    from spikeenergy.train.config import TrainConfig
+    from spikeenergy.train.experiment import ExperimentConfig, build_seeded_model, run_experiment
+    from spikeenergy.train.loop import (
+        FitResult,
+        NonFiniteLossError,
+        class_weights,
+        evaluate,
+        fit,
+        run_epoch,
+    )
+    from spikeenergy.train.prune import Pruner
+    from spikeenergy.train.scores import (
+        TASK_METRICS,
+        TaskMetric,
+        register_task_metric,
+        task_metric,
+        task_scores,
+    )
+
+#: public name -> defining module, imported on first use: checkpoints, configs and the
+#: loop's helpers load without the data pipeline (which needs the [data] extra)
+_LAZY = {
+    "DataConfig": "spikeenergy.data.prepare",
+    "ExperimentConfig": "spikeenergy.train.experiment",
+    "FitResult": "spikeenergy.train.loop",
+    "NonFiniteLossError": "spikeenergy.train.loop",
+    "PreparedData": "spikeenergy.data.prepare",
+    "Pruner": "spikeenergy.train.prune",
+    "TASK_METRICS": "spikeenergy.train.scores",
+    "TaskMetric": "spikeenergy.train.scores",
+    "TrainConfig": "spikeenergy.train.config",
+    "build_seeded_model": "spikeenergy.train.experiment",
+    "class_weights": "spikeenergy.train.loop",
+    "evaluate": "spikeenergy.train.loop",
+    "fit": "spikeenergy.train.loop",
+    "frame_split": "spikeenergy.data.prepare",
+    "load_checkpoint": "spikeenergy.train.checkpoint",
+    "prepare_data": "spikeenergy.data.prepare",
+    "register_task_metric": "spikeenergy.train.scores",
+    "run_epoch": "spikeenergy.train.loop",
+    "run_experiment": "spikeenergy.train.experiment",
+    "save_checkpoint": "spikeenergy.train.checkpoint",
+    "task_metric": "spikeenergy.train.scores",
+    "task_scores": "spikeenergy.train.scores",
+}
 
 __all__ = [
     "TASK_METRICS",
@@ -50,3 +83,10 @@ __all__ = [
     "task_metric",
     "task_scores",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names lazily (PEP 562)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

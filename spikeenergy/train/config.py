@@ -16,6 +16,12 @@ OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("none", "cosine", "step")
 
 
+def default_device() -> torch.device:
+    """The device used when none is named, everywhere (training, benchmarks, export, the
+    command line's ``--device``): CUDA when available, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation budget and the energy penalty: L = L_CE + lam * E(energy term)."""
@@ -84,7 +90,7 @@ class TrainConfig:
         """The device to train on: the configured one, else CUDA when available, else CPU."""
         if self.device is not None:
             return torch.device(self.device)
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return default_device()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON/TOML friendly)."""

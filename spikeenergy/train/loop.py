@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from spikeenergy.data.frames import make_loader
 from spikeenergy.energy import (
@@ -32,6 +31,7 @@ from spikeenergy.energy import (
     EnergyTerm,
     get_cost_model,
 )
+from spikeenergy.progress import tqdm
 from spikeenergy.record import ActivityRecorder
 from spikeenergy.train.config import TrainConfig
 from spikeenergy.train.prune import Pruner

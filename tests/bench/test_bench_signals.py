@@ -49,10 +49,10 @@ import functools, signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as in an interactive shell
 sys.path.insert(0, {here!r})
 import bench_fakes
-import spikeenergy.cli.bench as bench_cli
+import spikeenergy.bench as bench_pkg  # the command imports run_sweep from it when it runs
 from spikeenergy.bench import run_sweep
 if __name__ == "__main__":
-    bench_cli.run_sweep = functools.partial(run_sweep, run_fn=bench_fakes.slow_fake_run)
+    bench_pkg.run_sweep = functools.partial(run_sweep, run_fn=bench_fakes.slow_fake_run)
     from spikeenergy.cli import main
     sys.exit(main(sys.argv[1:]))
 """

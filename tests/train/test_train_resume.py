@@ -168,7 +168,7 @@ def test_cli_train_interrupted_prints_one_line_and_resumes(
     assert cli_main([*argv, str(tmp_path / "cut")]) == 130
     err = capsys.readouterr().err
     assert err == (
-        "spikeenergy train: stopped by Ctrl-C; with --out, rerun the same command "
+        "spikeenergy train: stopped by Ctrl-C; rerun the same command "
         "to resume from the last finished epoch\n"
     )
     assert cli_main([*argv, str(tmp_path / "cut")]) == 0
