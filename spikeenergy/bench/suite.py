@@ -15,19 +15,15 @@ the suites shipped in ``spikeenergy/suites/*.toml`` are examples.
 
 from __future__ import annotations
 
-import collections.abc
-import dataclasses
 import hashlib
 import json
 import math
 import re
-import sys
-import types
-import typing
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from spikeenergy.config_files import check_keys, check_types, read_toml
 from spikeenergy.data import DATASETS, FrameConfig
 from spikeenergy.data.registry import check_dataset_options
 from spikeenergy.energy import DEFAULT_TARGET, ENERGY_TERMS, get_cost_model
@@ -35,11 +31,6 @@ from spikeenergy.models import ModelSpec, NeuronSpec
 from spikeenergy.plugins import PluginError, check_module_spec, load_plugins, resolve_module_spec
 from spikeenergy.train import TASK_METRICS, DataConfig, ExperimentConfig, TrainConfig
 from spikeenergy.train.loop import make_energy_term
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 #: lambda = 0 (the baseline) plus five decades, 1e-5 ... 1e-1
 DEFAULT_LAMBDAS: tuple[float, ...] = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
@@ -327,52 +318,11 @@ def with_overrides(
 
 
 def _check_keys(table: Any, known: set[str], where: str, src: str) -> dict[str, Any]:
-    if not isinstance(table, dict):
-        raise SuiteError(f"{src}: {where} must be a table, got {type(table).__name__}")
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise SuiteError(f"{src}: unknown key(s) {unknown} in {where}; known: {sorted(known)}")
-    return table
-
-
-def _type_rule(value: Any, hint: Any) -> str | None:
-    """None when ``value`` (parsed TOML) fits the type ``hint``, else what it must be."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        rules = [_type_rule(value, a) for a in args if a is not type(None)]
-        if any(r is None for r in rules):
-            return None
-        return " or ".join(r for r in rules if r) + (" (or absent)" if type(None) in args else "")
-    if hint is bool:
-        return None if isinstance(value, bool) else "true or false"
-    if hint is int:
-        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
-    if hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return None if ok and math.isfinite(value) else "a finite number"
-    if hint is str:
-        return None if isinstance(value, str) else "a string"
-    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-        if isinstance(value, (list, tuple)) and all(_type_rule(v, args[0]) is None for v in value):
-            return None
-        plural = {int: "integers", float: "finite numbers", str: "strings", bool: "booleans"}
-        return f"a list of {plural.get(args[0], 'values')}"
-    if origin in (dict, collections.abc.Mapping) or hint is dict or dataclasses.is_dataclass(hint):
-        table_types = (dict, hint) if isinstance(hint, type) and hint is not dict else (dict,)
-        return None if isinstance(value, table_types) else "a table"
-    return None  # anything else is left to the class's own checks
+    return check_keys(table, known, where, src, SuiteError)
 
 
 def _check_types(table: dict[str, Any], cls: Any, where: str, src: str) -> None:
-    """Every value of ``table`` has the type of the field of dataclass ``cls`` it sets."""
-    hints = typing.get_type_hints(cls)
-    for key, value in table.items():
-        if key in hints:
-            rule = _type_rule(value, hints[key])
-            if rule is not None:
-                raise SuiteError(f"{src}: {where}: {key}={value!r} must be {rule}")
+    check_types(table, cls, where, src, SuiteError)
 
 
 def _lambdas(value: Any, src: str) -> tuple[float, ...]:
@@ -630,8 +580,4 @@ def find_suite(name_or_path: str | Path) -> Path:
 def load_suite(name_or_path: str | Path) -> Suite:
     """Read and validate a suite TOML file (a path, or the name of a shipped suite)."""
     path = find_suite(name_or_path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SuiteError(f"{path}: not valid TOML: {exc}") from None
-    return suite_from_dict(raw, str(path))
+    return suite_from_dict(read_toml(path, "suite", SuiteError), str(path))

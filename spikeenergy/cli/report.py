@@ -30,7 +30,7 @@ def add_parser(sub: Any) -> None:
         metavar="DIR",
         help="also compare this recipe with lambda = 0 of the results folder DIR (a "
         "baseline suite on the same data, folds and seeds): selection on validation, "
-        "one test; writes vs_<baseline suite>.md (docs/benchmarks.md)",
+        "one test; writes vs_<baseline suite>.md",
     )
     p.set_defaults(func=run)
 

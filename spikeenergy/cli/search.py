@@ -14,7 +14,6 @@ from spikeenergy.cli.options import (
     module_specs,
     parse_dataset_options,
 )
-from spikeenergy.models.families import is_spiking_family
 from spikeenergy.plugins import user_code
 
 
@@ -104,6 +103,8 @@ def _run(args: argparse.Namespace, options: dict[str, Any]) -> int:
         states[t.state.name] = states.get(t.state.name, 0) + 1
     print(f"study {name!r} in {url}: " + ", ".join(f"{v} {k.lower()}" for k, v in states.items()))
     print(f"Pareto front ({len(study.best_trials)} trials), energy on {cfg.target}:")
+    from spikeenergy.models.families import is_spiking_family  # not at the top: fast --help
+
     for t in sorted(study.best_trials, key=lambda t: t.values[1]):
         if "duplicate_of" in t.user_attrs:
             continue  # the same candidate as an earlier trial (not trained again)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -523,23 +522,12 @@ def cost_models_from_toml(path: str | os.PathLike[str]) -> list[CostModel]:
         source = "our 22 nm synthesis, 2024"
         verified = "measured by us"
     """
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        try:
-            import tomli as tomllib
-        except ModuleNotFoundError as exc:
-            raise ModuleNotFoundError(
-                "reading TOML on Python 3.10 needs `pip install tomli`"
-            ) from exc
+    from spikeenergy.config_files import read_toml
+
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"no cost model file at {p}")
-    with p.open("rb") as f:
-        try:
-            data = tomllib.load(f)
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"cannot parse cost model file {p}: {exc}") from exc
+    data = read_toml(p, "cost model")
     targets = data.get("targets")
     if not isinstance(targets, dict) or not targets:
         raise ValueError(f"{p} has no [targets.<name>] tables; see cost_models_from_toml's example")

@@ -16,6 +16,7 @@ starter is therefore never pruned merely for its accuracy.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from typing import Any
 
 import optuna
 
+from spikeenergy.config_files import check_keys, check_types, read_toml
 from spikeenergy.energy.cost_models import cost_model_registry, get_cost_model
 from spikeenergy.io import atomic_write
 from spikeenergy.search.space import Candidate, SearchSpace, candidate_from_params
@@ -98,30 +100,29 @@ def find_search_suite(name_or_path: str | os.PathLike[str]) -> Path:
     )
 
 
+#: keys of a search suite's [study] table (fields of SearchConfig)
+STUDY_KEYS = {"name", "n_trials", "timeout_s", "seed", "target", "population_size"}
+
+
 def load_suite(path: str | os.PathLike[str]) -> SearchConfig:
     """Read a suite TOML file (tables study, data, data.frames, train, space, pruning): a path,
     or the name of a suite shipped with the package (:func:`find_search_suite`)."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-
     from spikeenergy.data import DataConfig
     from spikeenergy.train import TrainConfig
 
     p = find_search_suite(path)
-    doc = tomllib.loads(p.read_text())
-    unknown = set(doc) - {"study", "data", "train", "space", "pruning"}
-    if unknown:
-        raise ValueError(
-            f"{p}: unknown tables {sorted(unknown)}; use study, data, train, space, pruning"
-        )
-    study = dict(doc.get("study", {}))
-    known = {"name", "n_trials", "timeout_s", "seed", "target", "population_size"}
-    if set(study) - known:
-        raise ValueError(
-            f"{p}: unknown [study] keys {sorted(set(study) - known)}; known {sorted(known)}"
-        )
+    # the same reader and key/type checks as benchmark suites (spikeenergy.config_files)
+    doc = read_toml(p, "search suite")
+    check_keys(doc, {"study", "data", "train", "space", "pruning"}, "the top level", str(p))
+    study = dict(check_keys(doc.get("study", {}), STUDY_KEYS, "[study]", str(p)))
+    check_types(study, SearchConfig, "[study]", str(p))
+    train = check_keys(
+        doc.get("train", {}), {f.name for f in dataclasses.fields(TrainConfig)}, "[train]", str(p)
+    )
+    check_types(train, TrainConfig, "[train]", str(p))
+    prune_keys = {f.name for f in dataclasses.fields(DominancePruning)}
+    pruning = check_keys(doc.get("pruning", {}), prune_keys, "[pruning]", str(p))
+    check_types(pruning, DominancePruning, "[pruning]", str(p))
     try:
         data = DataConfig.from_dict(dict(doc.get("data", {})))
     except (TypeError, ValueError) as exc:
@@ -130,9 +131,9 @@ def load_suite(path: str | os.PathLike[str]) -> SearchConfig:
     return SearchConfig(
         name=study.get("name", p.stem),
         data=data,
-        train=TrainConfig.from_dict(dict(doc.get("train", {}))),
+        train=TrainConfig.from_dict(dict(train)),
         space=SearchSpace.from_dict(dict(doc.get("space", {}))),
-        pruning=DominancePruning(**doc.get("pruning", {})),
+        pruning=DominancePruning(**pruning),
         **{k: v for k, v in study.items() if k != "name"},
     )
 

@@ -156,11 +156,9 @@ def test_export_measures_on_the_default_device(monkeypatch: pytest.MonkeyPatch) 
         raise RuntimeError("stop")
 
     monkeypatch.setattr(checkpoint, "measure", fake_measure)
-    monkeypatch.setattr(
-        "spikeenergy.train.load_checkpoint", lambda path: (torch.nn.Linear(1, 1), {})
-    )
+    monkeypatch.setattr(checkpoint, "load_checkpoint", lambda path: (torch.nn.Linear(1, 1), {}))
     monkeypatch.setattr(checkpoint, "checkpoint_test_data", lambda p, r, o=None: ([], {}))
-    monkeypatch.setattr("spikeenergy.data.make_loader", lambda *a, **k: [])
+    monkeypatch.setattr(checkpoint, "make_loader", lambda *a, **k: [])
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(RuntimeError, match="stop"):
         checkpoint.measure_checkpoint("x.pt", [])

@@ -143,7 +143,7 @@ def test_core_measures_and_exports_without_extras(tmp_path: Path) -> None:
         from spikeenergy.export import read_report, write_report
         from spikeenergy.metrics import Harness
         from spikeenergy.record import ActivityRecorder
-        from spikeenergy.train.checkpoint import atomic_write_bytes
+        from spikeenergy.train.checkpoint import load_checkpoint  # noqa: F401
         net = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
         x = (torch.rand(3, 5, 8) < 0.5).float()
         res = Harness(net, [(x, torch.zeros(5, dtype=torch.long))], ["loihi"]).run()

@@ -19,6 +19,10 @@ PACKAGE = Path(__file__).resolve().parents[2] / "spikeenergy"
 FLOORS = {
     "registry": 0,
     "io": 0,
+    "config_files": 0,
+    "extras": 0,
+    "progress": 0,
+    "resources": 0,
     "plugins": 0,
     "data": 1,
     "models": 2,
