@@ -239,6 +239,9 @@ def fold_means(ok: pd.DataFrame, folds: Mapping[str, int] | None = None) -> pd.D
                 row[c] = float(x.mean()) if np.isfinite(x).all() else float("nan")
             else:
                 row[c] = float(x.mean())
+        # the group keys stay exactly as stored (a mean of three 1e-8 is 1.0000000000000002e-08,
+        # which no longer equals the lambda it came from)
+        row.update(dataset=key[0], model=key[1], lam=key[2], seed=key[3])
         row["fold"] = float("nan")
         row["run_id"] = ",".join(g["run_id"])
         rows.append(row)

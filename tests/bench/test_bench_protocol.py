@@ -484,3 +484,26 @@ def test_identical_predictions_are_tested_exactly_not_by_a_zero_variance_bootstr
     # for a metric other than accuracy no such bound holds: not testable
     _, eff = select_on_validation(_identical_table(3, 1000), 0.01, 1000, metric="macro_f1")
     assert eff.iloc[0]["p_tost"] == 1 and "not testable" in eff.iloc[0]["method"]
+
+
+def test_fold_means_keep_the_lambda_exactly_as_stored() -> None:
+    # three folds at lambda 1e-8: a mean over them is 1.0000000000000002e-08 in floating point,
+    # which would no longer match the selected lambda (the operating point's test row vanished)
+    rows = [
+        {
+            "dataset": "d",
+            "model": "m",
+            "lam": 1e-8,
+            "seed": 3,
+            "fold": f,
+            "status": "ok",
+            "run_id": f"r{f}",
+            "accuracy": 0.5,
+            "n_test": 10,
+            "n_val": 5,
+        }
+        for f in range(3)
+    ]
+    assert np.mean([1e-8] * 3) != 1e-8  # the trap
+    merged = fold_means(pd.DataFrame(rows), {"d": 3})
+    assert merged["lam"].tolist() == [1e-8] and merged["seed"].tolist() == [3]
