@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
 from spikeenergy.bench.stats import pareto_mask
 from spikeenergy.io import atomic_write
@@ -35,12 +36,27 @@ def _save(fig: Figure, stem: Path) -> list[Path]:
     return [save_figure(fig, stem.with_suffix(f".{ext}")) for ext in FORMATS]
 
 
-def _lam_axis(ax: object, lams: np.ndarray) -> None:
-    """Symmetric-log x axis so that lambda = 0 sits left of the positive decades."""
+def _lam_axis(ax: Any, lams: np.ndarray) -> None:
+    """Symmetric-log x axis so that lambda = 0 sits left of the positive decades, with a tick
+    labelled at every lambda of the grid (and no others)."""
     pos = lams[lams > 0]
-    ax.set_xscale("symlog", linthresh=float(pos.min()) if pos.size else 1e-5)  # type: ignore[attr-defined]
-    ax.set_xlabel("lambda (energy weight)")  # type: ignore[attr-defined]
-    ax.grid(True, alpha=0.3)  # type: ignore[attr-defined]
+    ax.set_xscale("symlog", linthresh=float(pos.min()) if pos.size else 1e-5)
+    grid = sorted({float(v) for v in lams})
+    ax.xaxis.set_major_locator(FixedLocator(grid))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(grid, [f"{v:g}" for v in grid], rotation=30 if len(grid) > 5 else 0)
+    ax.set_xlabel("lambda (energy weight, 1/pJ for the joules term)")
+    ax.grid(True, alpha=0.3)
+
+
+def _energy_scale(ax: Any, values: np.ndarray, axis: str) -> None:
+    """Log scale when the energies span more than a decade; otherwise linear with plain
+    scientific tick labels (a log axis over less than a decade shows one or two labels)."""
+    v = values[np.isfinite(values)]
+    if v.size and (v > 0).all() and v.max() / v.min() > 10:
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    else:
+        ax.ticklabel_format(axis=axis, style="sci", scilimits=(0, 0))
 
 
 def plot_lambda_sweep(summary: pd.DataFrame, dataset: str, stem: Path) -> list[Path]:
@@ -61,8 +77,7 @@ def plot_lambda_sweep(summary: pd.DataFrame, dataset: str, stem: Path) -> list[P
         _lam_axis(ax, lams)
     ax_acc.set_ylabel("test accuracy (mean, 95% CI)")
     ax_e.set_ylabel(f"J per inference on {_target(df)} (mean, 95% CI)")
-    if (df["energy_j"] > 0).all():
-        ax_e.set_yscale("log")
+    _energy_scale(ax_e, df["energy_j"].to_numpy(float), "y")
     ax_acc.legend(fontsize=8)
     fig.suptitle(f"{dataset}: lambda sweep")
     return _save(fig, stem)
@@ -108,8 +123,7 @@ def plot_pareto(
     mask = pareto_mask(df[energy].to_numpy(), df["accuracy"].to_numpy())
     front = df[mask].sort_values(energy)
     ax.step(front[energy], front["accuracy"], where="post", color="k", lw=1, label="Pareto front")
-    if (df[energy] > 0).all():
-        ax.set_xscale("log")
+    _energy_scale(ax, df[energy].to_numpy(float), "x")
     target = energy_label or _target(df)
     ax.set_xlabel(f"J per inference on {target} (test set, mean and 95% CI over seeds)")
     ax.set_ylabel("test accuracy (mean and 95% CI over seeds)")
@@ -155,8 +169,9 @@ def plot_training_curves(curves: pd.DataFrame, dataset: str, stem: Path) -> list
             label=f"{model} lam={lam:g}",
         )
         colors[str(model)] = line.get_color()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel(col.replace("_", " "))
+    ax.set_ylabel(col.replace("_", " ") + " (mean over seeds and folds)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title(f"{dataset}: training curves")
