@@ -29,7 +29,7 @@ from spikeenergy.metrics.workload import (
     LedgerMetric,
     MembraneUpdates,
     NeuronUpdates,
-    SpikeRate,
+    SpikeRateMetric,
     SynapticOperations,
 )
 
@@ -52,7 +52,7 @@ __all__ = [
     "NeuronUpdates",
     "NotApplicableError",
     "ParameterCount",
-    "SpikeRate",
+    "SpikeRateMetric",
     "StaticMetric",
     "SynapticOperations",
     "decode",

@@ -31,7 +31,7 @@ from spikeenergy.metrics.workload import (
     LedgerMetric,
     MembraneUpdates,
     NeuronUpdates,
-    SpikeRate,
+    SpikeRateMetric,
     SynapticOperations,
 )
 from spikeenergy.record import ActivityRecord
@@ -131,7 +131,7 @@ class EnergyReport:
 #: Workload metrics read off the meter's one shared ledger (each counts nothing itself).
 LEDGER_METRICS: tuple[type[LedgerMetric], ...] = (
     ActivationSparsity,
-    SpikeRate,
+    SpikeRateMetric,
     SynapticOperations,
     NeuronUpdates,
 )

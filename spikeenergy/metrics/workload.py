@@ -95,7 +95,7 @@ class ActivationSparsity(LedgerMetric):
         return out
 
 
-class SpikeRate(LedgerMetric):
+class SpikeRateMetric(LedgerMetric):
     """Spikes per neuron per step and spikes per sample of spiking layers (and pooled)."""
 
     columns: ClassVar[tuple[Column, ...]] = (

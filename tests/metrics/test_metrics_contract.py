@@ -17,7 +17,7 @@ from spikeenergy.metrics import (
     MembraneUpdates,
     NeuronUpdates,
     ParameterCount,
-    SpikeRate,
+    SpikeRateMetric,
     SynapticOperations,
     measure,
 )
@@ -26,7 +26,7 @@ from spikeenergy.record import ActivityRecorder
 
 WORKLOAD = [
     ActivationSparsity,
-    SpikeRate,
+    SpikeRateMetric,
     lambda: SynapticOperations("per_sample"),
     MembraneUpdates,
     NeuronUpdates,
@@ -80,7 +80,7 @@ def test_updates_accumulate_reset_and_pickle(make) -> None:  # noqa: ANN001
 
 EXPECTED_HEADLINE = {
     "ActivationSparsity": ("fraction", True),
-    "SpikeRate": ("spikes/(neuron*step)", False),
+    "SpikeRateMetric": ("spikes/(neuron*step)", False),
     "SynapticOperations": ("ACs/sample", False),
     "MembraneUpdates": ("updates/sample", False),
     "NeuronUpdates": ("updates/sample", False),
@@ -90,7 +90,7 @@ EXPECTED_HEADLINE = {
 def test_against_numpy_reference() -> None:
     m, xs = model_and_batches()
     recs = records(m, xs)
-    act, rate, mem = ActivationSparsity(), SpikeRate(), MembraneUpdates()
+    act, rate, mem = ActivationSparsity(), SpikeRateMetric(), MembraneUpdates()
     for r in recs:
         for metric in (act, rate, mem):
             metric.update(r)

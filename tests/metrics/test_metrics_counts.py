@@ -10,7 +10,7 @@ from spikeenergy.energy.cost_models import get_cost_model
 from spikeenergy.energy.ledger import ac_mask, count_record
 from spikeenergy.metrics import (
     ActivationSparsity,
-    SpikeRate,
+    SpikeRateMetric,
     measure,
     target_column,
 )
@@ -222,7 +222,7 @@ def test_metrics_that_do_not_apply_raise_not_zero() -> None:
     with ActivityRecorder(m, needs=ActivationSparsity.needs, keep_graph=False) as rec:
         m(torch.ones(1, 1, 2))
         record = rec.record()
-    metric = SpikeRate()
+    metric = SpikeRateMetric()
     metric.update(record)
     with pytest.raises(ValueError, match="no spiking layers"):
         metric.compute()
