@@ -93,3 +93,15 @@ def check_types(
             rule = type_rule(value, hints[key])
             if rule is not None:
                 raise error(f"{src}: {where}: {key}={value!r} must be {rule}")
+
+
+def differences(a: Any, b: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """Where two plain-data documents (nested dicts, e.g. two configs) differ: one
+    ``(dotted.key.path, value in a, value in b)`` per differing leaf, keys in sorted order (a
+    key missing on one side reads as None there)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[tuple[str, Any, Any]] = []
+        for k in sorted(set(a) | set(b), key=str):
+            out += differences(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+        return out
+    return [] if a == b else [(path, a, b)]

@@ -52,6 +52,7 @@ from spikeenergy.bench.executors import (
 )
 from spikeenergy.bench.store import COLUMNS, ResultsStore, RunRecord, flat_row
 from spikeenergy.bench.suite import RunSpec, Suite, SuiteError, expand_grid
+from spikeenergy.config_files import differences
 from spikeenergy.data import DatasetNotFoundError, FrameDataset, load_dataset
 from spikeenergy.plugins import user_code
 from spikeenergy.progress import tqdm
@@ -323,16 +324,6 @@ class SuiteChangedError(SuiteError):
     name)."""
 
 
-def _differences(a: Any, b: Any, path: str = "") -> list[str]:
-    """Where two plain-data documents differ, as "key.path: old -> new" lines."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for k in sorted(set(a) | set(b), key=str):
-            out += _differences(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
-        return out
-    return [] if a == b else [f"{path}: {a!r} -> {b!r}"]
-
-
 def check_protocol(suite: Suite, store: ResultsStore) -> None:
     """Refuse to run ``suite`` into ``store`` when results of a suite of the same name but
     another protocol hash are there (:class:`SuiteChangedError`, naming what changed when
@@ -360,7 +351,10 @@ def check_protocol(suite: Suite, store: ResultsStore) -> None:
     except (OSError, ValueError):
         saved = {}
     if isinstance(saved, dict) and saved.get("suite_hash") == old:
-        diff = _differences(saved.get("canonical"), suite.canonical())
+        diff = [
+            f"{k}: {a!r} -> {b!r}"
+            for k, a, b in differences(saved.get("canonical"), suite.canonical())
+        ]
         if diff:
             more = f"; and {len(diff) - 3} more" if len(diff) > 3 else ""
             changed = f" (changed: {'; '.join(diff[:3])}{more})"

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from spikeenergy.config_files import differences
 from spikeenergy.data.augment import AugmentedDataset
 from spikeenergy.data.prepare import DataConfig, PreparedData, prepare_data
 from spikeenergy.energy import BUILTIN_COST_MODELS
@@ -135,20 +136,12 @@ def _identity(config: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
-def _differences(a: Any, b: Any, path: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for k in sorted(set(a) | set(b), key=str):
-            out += _differences(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
-        return out
-    return [] if a == b else [f"{path}: {a!r} there, {b!r} now"]
-
-
 def _resume_state(path: Path, cfg: ExperimentConfig) -> dict[str, Any]:
     """The training state saved in ``path`` (``last.pt``) if it belongs to ``cfg``; a
     ValueError naming the difference otherwise (the folder holds another run's files)."""
     payload = read_checkpoint(path)
-    diff = _differences(_identity(payload.get("config") or {}), _identity(cfg.to_dict()))
+    old, new = _identity(payload.get("config") or {}), _identity(cfg.to_dict())
+    diff = [f"{k}: {a!r} there, {b!r} now" for k, a, b in differences(old, new)]
     if diff:
         raise ValueError(
             f"{path} belongs to a different configuration ({'; '.join(diff[:3])}); use "
