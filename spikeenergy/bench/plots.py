@@ -111,11 +111,11 @@ def plot_pareto(
             x, y, xerr=xerr, yerr=yerr, fmt="o", ms=4, capsize=2, lw=0.8, label=str(model)
         )
         color = bars.lines[0].get_color()
-        for xi, yi, lam in zip(x, y, g["lam"], strict=True):
+        for xi, yi, lam, up in zip(x, y, g["lam"], _label_above(x, y), strict=True):
             ax.annotate(
                 f"{lam:g}",
                 (xi, yi),
-                xytext=(3, 3),
+                xytext=(3, 3) if up else (3, -9),
                 textcoords="offset points",
                 fontsize=6,
                 color=color,
@@ -131,6 +131,21 @@ def plot_pareto(
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(f"{dataset}: accuracy vs energy (labels: lambda)")
     return _save(fig, stem)
+
+
+def _label_above(x: np.ndarray, y: np.ndarray) -> list[bool]:
+    """Per point: label above it (True) or below, so that of two points close in energy the
+    higher one is labelled above and the lower one below (their labels do not overlap)."""
+    lx = np.log10(np.clip(np.asarray(x, float), 1e-300, None))
+    out = []
+    for i in range(len(lx)):
+        others = [j for j in range(len(lx)) if j != i]
+        if not others:
+            out.append(True)
+            continue
+        j = min(others, key=lambda k: abs(lx[k] - lx[i]))
+        out.append(bool(y[i] >= y[j]))
+    return out
 
 
 def _err(g: pd.DataFrame, col: str) -> np.ndarray | None:
