@@ -19,6 +19,8 @@ from spikeenergy.bench.stats import pareto_mask
 from spikeenergy.io import atomic_write
 
 FORMATS = ("png", "svg")
+#: a Pareto plot with more points labels only those on the front (labels would overlap)
+MAX_LABELLED = 12
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> Path:
@@ -101,6 +103,10 @@ def plot_pareto(
     """Accuracy vs joules per inference of every (model, lambda) with 95% CI error bars on both
     axes, points labelled by lambda, and the Pareto front of the means."""
     df = summary[summary["dataset"] == dataset]
+    df = df.assign(_front=pareto_mask(df[energy].to_numpy(), df["accuracy"].to_numpy()))
+    # every point is labelled while they are few; in a crowded plot only the front's points
+    # (their lambdas are in the sweep plot and the tables)
+    label_all = len(df) <= MAX_LABELLED
     fig = Figure(figsize=(7, 5), layout="constrained")
     ax = fig.subplots()
     for model, g in df.groupby("model", sort=True):
@@ -111,7 +117,10 @@ def plot_pareto(
             x, y, xerr=xerr, yerr=yerr, fmt="o", ms=4, capsize=2, lw=0.8, label=str(model)
         )
         color = bars.lines[0].get_color()
-        for xi, yi, lam, up in zip(x, y, g["lam"], _label_above(x, y), strict=True):
+        marks = zip(x, y, g["lam"], _label_above(x, y), g["_front"], strict=True)
+        for xi, yi, lam, up, on_front in marks:
+            if not (label_all or on_front):
+                continue
             ax.annotate(
                 f"{lam:g}",
                 (xi, yi),
@@ -120,8 +129,7 @@ def plot_pareto(
                 fontsize=6,
                 color=color,
             )
-    mask = pareto_mask(df[energy].to_numpy(), df["accuracy"].to_numpy())
-    front = df[mask].sort_values(energy)
+    front = df[df["_front"]].sort_values(energy)
     ax.step(front[energy], front["accuracy"], where="post", color="k", lw=1, label="Pareto front")
     _energy_scale(ax, df[energy].to_numpy(float), "x")
     target = energy_label or _target(df)
@@ -129,7 +137,8 @@ def plot_pareto(
     ax.set_ylabel("test accuracy (mean and 95% CI over seeds)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(f"{dataset}: accuracy vs energy (labels: lambda)")
+    which = "lambda" if label_all else "lambda, on the Pareto front"
+    ax.set_title(f"{dataset}: accuracy vs energy (labels: {which})")
     return _save(fig, stem)
 
 
