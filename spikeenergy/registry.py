@@ -5,10 +5,17 @@ config file or on the command line names its own fix. :meth:`Registry.replace` a
 :meth:`Registry.unregister` are for interactive work (a notebook cell that registers a dataset
 can be run again); code that is imported, e.g. a plugin module, should use :meth:`Registry.add`
 so that two modules claiming one name fail loudly.
+
+A registry whose built-in entries are registered by a heavier module (the model families next to
+their torch classes) names that module as ``builtins``: it is imported on the registry's first
+use, so that a light module can hold the registry without importing torch, and a lookup never
+misses a built-in. :func:`lazy_exports` gives a package the same laziness for its public names.
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields
 from typing import Any, Generic, TypeVar
@@ -38,12 +45,21 @@ class UnknownNameError(KeyError):
 class Registry(Generic[T]):
     """Map names to objects (factories, specs, cost models...) of one kind."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, builtins: str | None = None) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._builtins = builtins  # module that registers the built-in items, imported once
+
+    def _load_builtins(self) -> None:
+        """Import the module of the built-in items before the first use (also before a user's
+        :meth:`add`, so that a clash with a built-in name fails there, not later)."""
+        if self._builtins is not None:  # a failed import raises here, and again next time
+            importlib.import_module(self._builtins)
+            self._builtins = None
 
     def add(self, name: str, item: T) -> T:
         """Register ``item`` under ``name``; a second registration of the same name raises."""
+        self._load_builtins()
         key = name.lower()
         if key in self._items:
             raise ValueError(f"{self.kind} {name!r} is already registered")
@@ -55,6 +71,7 @@ class Registry(Generic[T]):
         item (None when the name was free). For notebooks and interactive sessions: a cell
         that registers can be re-run. Worker processes are not affected (they import the
         modules that register; see :mod:`spikeenergy.plugins`)."""
+        self._load_builtins()
         key = name.lower()
         previous = self._items.get(key)
         self._items[key] = item
@@ -76,6 +93,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """Return the item for ``name`` (case-insensitive) or raise with the known names."""
+        self._load_builtins()
         try:
             return self._items[name.lower()]
         except KeyError:
@@ -86,16 +104,39 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         """All registered names, sorted."""
+        self._load_builtins()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        self._load_builtins()
         return isinstance(name, str) and name.lower() in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     def __len__(self) -> int:
+        self._load_builtins()
         return len(self._items)
+
+
+def lazy_exports(package: str, names: Mapping[str, str]) -> Callable[[str], Any]:
+    """A PEP 562 ``__getattr__`` for ``package``: public name -> the module that defines it,
+    imported on first use (a name equal to its module's last part is that submodule).
+
+    So importing one light module of a package (``spikeenergy.energy.cost_models``) does not
+    import the package's torch modules, and ``spikeenergy --help`` stays fast. The value is
+    cached in the package on first use.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name not in names:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        module = importlib.import_module(names[name])
+        value = module if names[name] == f"{package}.{name}" else getattr(module, name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    return __getattr__
 
 
 class FrozenDict(Mapping[str, Any]):

@@ -1,10 +1,14 @@
-"""Argument groups shared by commands (data, model, training) and their conversion to configs."""
+"""Argument groups shared by commands (data, model, training) and their conversion to configs.
+
+The parsers read only light modules (no torch, no data stack), so that ``spikeenergy train
+--help`` answers at once; the configs are built, and the heavy modules imported, when a command
+runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-import torch
+from typing import TYPE_CHECKING
 
 # the options every command shares live in a module that imports no torch (fast --help); they
 # stay importable from here
@@ -14,14 +18,16 @@ from spikeenergy.cli.options import (  # noqa: F401
     module_specs,
     parse_dataset_options,
 )
-from spikeenergy.data import FrameConfig
-from spikeenergy.data.registry import check_dataset_options
 from spikeenergy.energy.cost_models import DEFAULT_TARGET
-from spikeenergy.models import ModelSpec, NeuronSpec
-from spikeenergy.models.spec import FAMILIES
-from spikeenergy.train import DataConfig, TrainConfig
-from spikeenergy.train.config import OPTIMIZERS, SCHEDULES
-from spikeenergy.train.scores import task_metric
+from spikeenergy.models.spec import ModelSpec, NeuronSpec
+from spikeenergy.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
+
+if TYPE_CHECKING:
+    from spikeenergy.data.prepare import DataConfig
+
+#: the model families registered by spikeenergy itself, named in ``--family``'s help without
+#: importing torch (a test keeps it equal to the registry); a ``--module`` may register more
+BUILTIN_FAMILIES = ("snn-mlp", "snn-cnn", "mlp", "cnn", "gru")
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -58,9 +64,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         "--family",
         "--model",
         dest="model",
+        metavar="FAMILY",
         default="snn-mlp",
-        choices=FAMILIES,
-        help="model family (the suite key family)",
+        help=f"model family (the suite key family): {', '.join(BUILTIN_FAMILIES)}, or one that "
+        "a --module registers",
     )
     g.add_argument("--backend", default="snntorch", choices=("snntorch", "norse"))
     g.add_argument("--hidden", type=int, nargs="+", default=[128])
@@ -175,6 +182,8 @@ def check_device(name: str | None) -> str | None:
     ValueError naming the fix (instead of a torch error deep inside a run)."""
     if name is None:
         return None
+    import torch
+
     try:
         dev = torch.device(name)
     except (RuntimeError, TypeError):
@@ -200,6 +209,10 @@ def check_device(name: str | None) -> str | None:
 
 def data_config(a: argparse.Namespace) -> DataConfig:
     """DataConfig from parsed arguments."""
+    from spikeenergy.data.frames import FrameConfig
+    from spikeenergy.data.prepare import DataConfig
+    from spikeenergy.data.registry import check_dataset_options
+
     frames = FrameConfig(
         n_time_bins=a.time_bins, binarize=a.binarize, downsample=a.downsample, sparse=a.sparse
     )
@@ -238,6 +251,8 @@ def model_spec(a: argparse.Namespace) -> ModelSpec:
 
 def train_config(a: argparse.Namespace) -> TrainConfig:
     """TrainConfig from parsed arguments (the metric must be registered)."""
+    from spikeenergy.train.scores import task_metric
+
     task_metric(a.metric)
     return TrainConfig(
         epochs=a.epochs,

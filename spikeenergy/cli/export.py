@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spikeenergy.cli.common import (
     add_dataset_option_arg,
@@ -14,14 +14,16 @@ from spikeenergy.cli.common import (
 )
 from spikeenergy.energy.cost_models import (
     BUILTIN_COST_MODELS,
+    DEFAULT_POLICY,
+    POLICIES,
     cost_model_registry,
     cost_models_from_toml,
 )
-from spikeenergy.energy.ledger import DEFAULT_POLICY, POLICIES
-from spikeenergy.export import FORMATS
-from spikeenergy.export.checkpoint import export_checkpoint
-from spikeenergy.metrics import TOTAL, EnergyReport, target_column
+from spikeenergy.export.tables import FORMATS
 from spikeenergy.plugins import user_code
+
+if TYPE_CHECKING:
+    from spikeenergy.metrics.meter import EnergyReport
 
 
 def add_parser(sub: Any) -> None:
@@ -60,6 +62,8 @@ def add_parser(sub: Any) -> None:
 
 def summary_lines(report: EnergyReport) -> list[str]:
     """Per-layer table: effective ACs/MACs, neuron updates and joules per target."""
+    from spikeenergy.metrics import TOTAL, target_column
+
     targets = [t["name"] for t in report.targets]
     head = f"{'layer':<14}{'eff. ACs':>12}{'eff. MACs':>12}{'neuron upd.':>12}"
     head += "".join(f"{'J/inf ' + t:>18}" for t in targets)
@@ -86,6 +90,8 @@ def summary_lines(report: EnergyReport) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the targets, measure, write, print the summary."""
+    from spikeenergy.export.checkpoint import export_checkpoint
+
     extra = cost_models_from_toml(args.cost_models) if args.cost_models else []
     registry = cost_model_registry(extra)
     names = args.target or ["loihi", "cpu"]

@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spikeenergy.cli.common import (
     add_data_args,
@@ -21,7 +21,9 @@ from spikeenergy.cli.common import (
     train_config,
 )
 from spikeenergy.plugins import user_code
-from spikeenergy.train import ExperimentConfig, run_experiment
+
+if TYPE_CHECKING:
+    from spikeenergy.train.experiment import ExperimentConfig
 
 #: shown when the command is stopped (Ctrl-C / SIGTERM)
 RESUME_HINT = "rerun the same command to resume from the last finished epoch"
@@ -108,6 +110,8 @@ def default_run_dir(cfg: ExperimentConfig) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Import the user modules, build the configs from ``args``, train, print the summary."""
+    from spikeenergy.train.experiment import ExperimentConfig, run_experiment
+
     with user_code(module_specs(args)):
         cfg = ExperimentConfig(
             data=data_config(args), model=model_spec(args), train=train_config(args)

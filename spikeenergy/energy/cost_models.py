@@ -38,6 +38,20 @@ CHARGES = ("effective", "dense")
 #:   TrueNorth, SpiNNaker receive an event count k as k spikes; KerasSpiking's rule);
 #: "graded-spike": one graded spike per synapse, priced as an accumulate (Loihi 2).
 GRADED_INPUTS = ("mac", "events", "graded-spike")
+#: How the ledger splits a recorded call is split into binary (AC) and graded (MAC) inputs.
+#: "per_sample": per (step, sample): a sample's step is binary if all its inputs are in {-1, 0, 1}
+#:   (the default: results do not depend on how samples are batched);
+#: "neurobench": per call (one step of the whole batch), exactly NeuroBench's rule.
+POLICIES = ("per_sample", "neurobench")
+DEFAULT_POLICY = "per_sample"
+
+
+def check_policy(policy: str) -> str:
+    """Return ``policy`` or raise a ValueError listing the allowed ones."""
+    if policy not in POLICIES:
+        raise ValueError(f"AC/MAC policy {policy!r}; use one of {', '.join(POLICIES)}")
+    return policy
+
 
 PJ = 1e-12  # joules per picojoule
 #: The target of the default energy term (``Joules``) and of benchmark tables: a generic 45 nm
@@ -564,7 +578,10 @@ __all__ = [
     "CHARGES",
     "COST_KINDS",
     "DEFAULT_TARGET",
+    "DEFAULT_POLICY",
     "GRADED_INPUTS",
+    "POLICIES",
+    "check_policy",
     "PJ",
     "PRICED_COLUMNS",
     "in_joules",

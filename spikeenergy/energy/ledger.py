@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from spikeenergy.energy.cost_models import PJ, CostModel, in_joules
+from spikeenergy.energy.cost_models import DEFAULT_POLICY, PJ, CostModel, check_policy, in_joules
 from spikeenergy.record.activity import ActivityRecord, LayerActivity, Synapses
 
 #: count name -> (unit per inference, definition). Order is the column order of reports.
@@ -62,20 +62,6 @@ COUNTS: dict[str, tuple[str, str]] = {
 }
 SYNAPTIC_COUNTS = ("acs", "macs", "graded_events", "dense_ops")
 NEURON_COUNTS = ("neuron_updates", "active_updates", "spikes", "state_words")
-
-#: How a recorded call is split into binary (AC) and graded (MAC) inputs.
-#: "per_sample": per (step, sample): a sample's step is binary if all its inputs are in {-1, 0, 1}
-#:   (the default: results do not depend on how samples are batched);
-#: "neurobench": per call (one step of the whole batch), exactly NeuroBench's rule.
-POLICIES = ("per_sample", "neurobench")
-DEFAULT_POLICY = "per_sample"
-
-
-def check_policy(policy: str) -> str:
-    """Return ``policy`` or raise a ValueError listing the allowed ones."""
-    if policy not in POLICIES:
-        raise ValueError(f"AC/MAC policy {policy!r}; use one of {', '.join(POLICIES)}")
-    return policy
 
 
 def ac_mask(inputs: Tensor, policy: str, call_steps: Sequence[int] | None = None) -> Tensor:

@@ -20,7 +20,13 @@ from torch import Tensor
 
 from spikeenergy.energy import kernels as K
 from spikeenergy.energy import ledger
-from spikeenergy.energy.cost_models import DEFAULT_TARGET, CostModel, get_cost_model
+from spikeenergy.energy.cost_models import (
+    DEFAULT_POLICY,
+    DEFAULT_TARGET,
+    CostModel,
+    check_policy,
+    get_cost_model,
+)
 from spikeenergy.record.activity import ActivityRecord, LayerActivity
 from spikeenergy.registry import Registry
 
@@ -250,11 +256,11 @@ class SynapticOps(EnergyTerm):
     """
 
     layers: tuple[str, ...] | None = None
-    policy: str = ledger.DEFAULT_POLICY
+    policy: str = DEFAULT_POLICY
     weight_grad: bool = False
 
     def __post_init__(self) -> None:
-        ledger.check_policy(self.policy)
+        check_policy(self.policy)
 
     @property
     def needs(self) -> frozenset[str]:
@@ -287,7 +293,7 @@ class Joules(EnergyTerm):
 
     target: CostModel | str = DEFAULT_TARGET
     layers: tuple[str, ...] | None = None
-    policy: str = ledger.DEFAULT_POLICY
+    policy: str = DEFAULT_POLICY
     weight_grad: bool = True
 
     def __post_init__(self) -> None:
@@ -298,7 +304,7 @@ class Joules(EnergyTerm):
                 f"Joules: target must be a CostModel or a built-in name, got "
                 f"{type(self.target).__name__}"
             )
-        ledger.check_policy(self.policy)
+        check_policy(self.policy)
 
     def __repr__(self) -> str:
         return (

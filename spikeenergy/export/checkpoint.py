@@ -10,8 +10,7 @@ from typing import Any
 from spikeenergy.data.frames import make_loader
 from spikeenergy.data.prepare import DataConfig, frame_split
 from spikeenergy.data.registry import check_dataset_options
-from spikeenergy.energy.cost_models import CostModel
-from spikeenergy.energy.ledger import DEFAULT_POLICY
+from spikeenergy.energy.cost_models import DEFAULT_POLICY, CostModel
 from spikeenergy.export.nir_export import check_nir_exportable, export_nir
 from spikeenergy.export.tables import (
     file_sha256,

@@ -15,13 +15,15 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from spikeenergy.extras import require_extra
 from spikeenergy.io import atomic_path, atomic_write
-from spikeenergy.metrics.meter import EnergyReport
+
+if TYPE_CHECKING:
+    from spikeenergy.metrics.meter import EnergyReport
 
 FORMATS = ("json", "csv", "hdf5", "nir")
 _SUFFIXES = {".json": "json", ".csv": "csv", ".h5": "hdf5", ".hdf5": "hdf5", ".nir": "nir"}
@@ -130,7 +132,13 @@ def write_report(
     return writer(report, path)
 
 
-def _report(meta: Mapping[str, Any], rows: dict[str, dict[str, float]]) -> EnergyReport:
+def _report(meta: Mapping[str, Any], rows: dict[str, dict[str, float]] | None) -> EnergyReport:
+    """The report of ``meta`` (with its ``rows`` when ``rows`` is None); the metrics module is
+    imported here, not at the top, so that reading :data:`FORMATS` needs no torch."""
+    from spikeenergy.metrics.meter import EnergyReport
+
+    if rows is None:
+        return EnergyReport.from_dict(dict(meta))
     return EnergyReport.from_dict({**meta, "rows": [{"layer": n, **r} for n, r in rows.items()]})
 
 
@@ -141,7 +149,7 @@ def read_report(path: str | os.PathLike[str], fmt: str | None = None) -> EnergyR
         raise FileNotFoundError(f"no report at {p}")
     f = format_for(p, fmt)
     if f == "json":
-        return EnergyReport.from_dict(json.loads(p.read_text()))
+        return _report(json.loads(p.read_text()), None)
     if f == "csv":
         text = p.read_text()
         first, _, body = text.partition("\n")

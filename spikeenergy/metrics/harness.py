@@ -42,8 +42,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from spikeenergy.energy.cost_models import DEFAULT_TARGET, CostModel, get_cost_model
-from spikeenergy.energy.ledger import DEFAULT_POLICY, check_policy
+from spikeenergy.energy.cost_models import (
+    DEFAULT_POLICY,
+    DEFAULT_TARGET,
+    CostModel,
+    check_policy,
+    get_cost_model,
+)
 from spikeenergy.metrics.base import TOTAL
 from spikeenergy.metrics.meter import EnergyMeter, EnergyReport, target_column
 from spikeenergy.progress import tqdm

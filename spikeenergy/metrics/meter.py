@@ -16,8 +16,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from spikeenergy.energy.cost_models import PRICED_COLUMNS, CostModel, in_joules
-from spikeenergy.energy.ledger import DEFAULT_POLICY, EnergyLedger, check_policy
+from spikeenergy.energy.cost_models import (
+    DEFAULT_POLICY,
+    PRICED_COLUMNS,
+    CostModel,
+    check_policy,
+    in_joules,
+)
+from spikeenergy.energy.ledger import EnergyLedger
 from spikeenergy.metrics.base import (
     TOTAL,
     Column,

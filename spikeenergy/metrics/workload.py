@@ -13,7 +13,8 @@ from typing import ClassVar
 
 import torch
 
-from spikeenergy.energy.ledger import DEFAULT_POLICY, EnergyLedger, check_policy
+from spikeenergy.energy.cost_models import DEFAULT_POLICY, check_policy
+from spikeenergy.energy.ledger import EnergyLedger
 from spikeenergy.metrics.base import (
     TOTAL,
     Column,
@@ -134,8 +135,8 @@ class SynapticOperations(LedgerMetric):
     ``effective_acs`` / ``effective_macs`` (NeuroBench ``Effective_ACs`` / ``Effective_MACs``),
     ``dense_ops`` (NeuroBench ``Dense``) and ``graded_events`` (|graded input| x existing fan-out:
     what a binary-spike chip receives). ``policy`` decides how a call is split into binary and
-    graded inputs: see :data:`spikeenergy.energy.ledger.POLICIES` ("neurobench" for NeuroBench's
-    exact per-call rule).
+    graded inputs: see :data:`spikeenergy.energy.cost_models.POLICIES` ("neurobench" for
+    NeuroBench's exact per-call rule).
     """
 
     columns: ClassVar[tuple[Column, ...]] = (

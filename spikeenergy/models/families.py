@@ -70,8 +70,11 @@ class ModelFamily:
         return self.factory(spec, input_shape, num_classes)
 
 
-#: family name -> :class:`ModelFamily` (built-ins registered in spikeenergy.models.networks)
-MODEL_FAMILIES: Registry[ModelFamily] = Registry("model family")
+#: family name -> :class:`ModelFamily` (built-ins registered in spikeenergy.models.networks,
+#: imported on the registry's first use)
+MODEL_FAMILIES: Registry[ModelFamily] = Registry(
+    "model family", builtins="spikeenergy.models.networks"
+)
 
 
 def model_family(name: str) -> ModelFamily:
@@ -215,8 +218,9 @@ class Backend:
         return leak_input_gain(1.0 - beta) if self.leaky_input else 1.0
 
 
-#: backend name -> :class:`Backend` (built-ins registered in spikeenergy.models.neurons)
-BACKENDS: Registry[Backend] = Registry("backend")
+#: backend name -> :class:`Backend` (built-ins registered in spikeenergy.models.neurons,
+#: imported on the registry's first use)
+BACKENDS: Registry[Backend] = Registry("backend", builtins="spikeenergy.models.neurons")
 
 
 def backend(name: str) -> Backend:

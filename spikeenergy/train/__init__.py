@@ -7,8 +7,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from spikeenergy.registry import lazy_exports
 
 if TYPE_CHECKING:
     from spikeenergy.data.prepare import DataConfig, PreparedData, frame_split, prepare_data
@@ -84,9 +85,4 @@ __all__ = [
     "task_scores",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import public names lazily (PEP 562)."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

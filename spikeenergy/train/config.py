@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from spikeenergy.energy.cost_models import DEFAULT_TARGET
 from spikeenergy.registry import FrozenDict, reject_unknown_keys
+
+if TYPE_CHECKING:
+    import torch
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("none", "cosine", "step")
@@ -19,6 +20,8 @@ SCHEDULES = ("none", "cosine", "step")
 def default_device() -> torch.device:
     """The device used when none is named, everywhere (training, benchmarks, export, the
     command line's ``--device``): CUDA when available, else CPU."""
+    import torch  # here, not at the top: the command line's parsers read this module
+
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -88,9 +91,11 @@ class TrainConfig:
 
     def resolved_device(self) -> torch.device:
         """The device to train on: the configured one, else CUDA when available, else CPU."""
-        if self.device is not None:
-            return torch.device(self.device)
-        return default_device()
+        if self.device is None:
+            return default_device()
+        import torch
+
+        return torch.device(self.device)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON/TOML friendly)."""

@@ -23,6 +23,7 @@ from spikeenergy.cli import (
     command_of,
     main,
 )
+from spikeenergy.cli.common import BUILTIN_FAMILIES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,9 +56,9 @@ def test_top_level_help_imports_no_command_and_no_torch() -> None:
         assert re.search(rf"^\s+{name}\s+{re.escape(summary.split()[0])}", proc.stdout, re.M)
 
 
-@pytest.mark.parametrize("name", ["bench", "search", "datasets", "report", "tables"])
+@pytest.mark.parametrize("name", list(COMMANDS))
 def test_command_help_imports_no_torch(name: str) -> None:
-    """These commands' parsers need no torch; what they run is imported when they run."""
+    """No command's parser needs torch; what a command runs is imported when it runs."""
     code = (
         "import sys\nfrom spikeenergy.cli import main\n"
         f"try:\n    main([{name!r}, '--help'])\nexcept SystemExit:\n    pass\n"
@@ -171,3 +172,20 @@ def test_help_names_no_repository_path(name: str) -> None:
     text = sub.format_help()
     for path in ("benchmarks/", "datasets/", "docs/", "examples/"):
         assert path not in text, f"{name} --help points to {path}"
+
+
+def test_family_help_names_the_builtin_families() -> None:
+    """``--family`` lists the built-in families without importing torch; the list is the one
+    spikeenergy.models.networks registers (a user's --module may add more, so no choices)."""
+    code = (
+        "from spikeenergy.models.families import MODEL_FAMILIES\n"
+        "print(' '.join(MODEL_FAMILIES.names()))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(BUILTIN_FAMILIES) == proc.stdout.split()
+    (family,) = [a for a in _sub(build_parser("train"), "train")._actions if a.dest == "model"]
+    assert family.choices is None and all(f in str(family.help) for f in BUILTIN_FAMILIES)
