@@ -4,13 +4,10 @@ one --device meaning, no repository paths in help texts."""
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from fresh_python import run_python
 
 import spikeenergy
 from spikeenergy.cli import (
@@ -24,8 +21,6 @@ from spikeenergy.cli import (
     main,
 )
 from spikeenergy.cli.common import BUILTIN_FAMILIES
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _sub(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
@@ -46,14 +41,10 @@ def test_top_level_help_imports_no_command_and_no_torch() -> None:
         "heavy = [m for m in ('torch', 'numpy', 'spikeenergy.cli.train', 'spikeenergy.bench') "
         "if m in sys.modules]\nprint('HEAVY', heavy)"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().endswith("HEAVY []")
+    stdout = run_python(code)
+    assert stdout.strip().endswith("HEAVY []")
     for name, summary in SUMMARIES.items():  # every command listed with its summary
-        assert re.search(rf"^\s+{name}\s+{re.escape(summary.split()[0])}", proc.stdout, re.M)
+        assert re.search(rf"^\s+{name}\s+{re.escape(summary.split()[0])}", stdout, re.M)
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
@@ -64,13 +55,9 @@ def test_command_help_imports_no_torch(name: str) -> None:
         f"try:\n    main([{name!r}, '--help'])\nexcept SystemExit:\n    pass\n"
         "print('HEAVY', [m for m in ('torch', 'pandas', 'tonic') if m in sys.modules])"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().endswith("HEAVY []")
-    assert f"usage: spikeenergy {name}" in proc.stdout
+    stdout = run_python(code)
+    assert stdout.strip().endswith("HEAVY []")
+    assert f"usage: spikeenergy {name}" in stdout
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -181,11 +168,7 @@ def test_family_help_names_the_builtin_families() -> None:
         "from spikeenergy.models.families import MODEL_FAMILIES\n"
         "print(' '.join(MODEL_FAMILIES.names()))"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert sorted(BUILTIN_FAMILIES) == proc.stdout.split()
+    stdout = run_python(code)
+    assert sorted(BUILTIN_FAMILIES) == stdout.split()
     (family,) = [a for a in _sub(build_parser("train"), "train")._actions if a.dest == "model"]
     assert family.choices is None and all(f in str(family.help) for f in BUILTIN_FAMILIES)

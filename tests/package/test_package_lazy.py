@@ -5,16 +5,14 @@ torch (``spikeenergy train --help`` answers without it)."""
 from __future__ import annotations
 
 import importlib
-import os
-import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+from fresh_python import run_python
 
 from spikeenergy.registry import lazy_exports
-
-REPO = Path(__file__).resolve().parents[2]
 
 #: packages whose ``__init__`` exports lazily
 LAZY_PACKAGES = (
@@ -32,21 +30,30 @@ def _write_package(root: Path, name: str, files: dict[str, str]) -> None:
         (pkg / file).write_text(text)
 
 
-@pytest.fixture
-def fake_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A package whose registry (``reg.R``) has its built-ins in ``builtin.py``."""
-    name = f"fakereg_{tmp_path.name}"
+def _registry_package(root: Path, name: str, builtin: str) -> ModuleType:
+    """Package ``name`` whose registry ``reg.R`` has its built-ins in ``builtin.py`` (text
+    ``builtin``); returns the imported ``reg`` module."""
     _write_package(
-        tmp_path,
+        root,
         name,
         {
             "__init__.py": "",
             "reg.py": "from spikeenergy.registry import Registry\n"
             f"R = Registry('thing', builtins='{name}.builtin')\n",
-            "builtin.py": f"from {name}.reg import R\nR.add('alpha', 1)\nR.add('beta', 2)\n",
+            "builtin.py": builtin,
         },
     )
+    return importlib.import_module(f"{name}.reg")
+
+
+@pytest.fixture
+def fake_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A registry package whose built-ins are alpha=1, beta=2."""
     monkeypatch.syspath_prepend(str(tmp_path))
+    name = f"fakereg_{tmp_path.name}"
+    _registry_package(
+        tmp_path, name, f"from {name}.reg import R\nR.add('alpha', 1)\nR.add('beta', 2)\n"
+    )
     return name
 
 
@@ -70,19 +77,10 @@ def test_registry_user_add_clashing_with_a_builtin_fails_at_add(fake_registry: s
 def test_registry_builtins_that_fail_to_import_raise_every_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    name = f"brokenreg_{tmp_path.name}"
-    _write_package(
-        tmp_path,
-        name,
-        {
-            "__init__.py": "",
-            "reg.py": "from spikeenergy.registry import Registry\n"
-            f"R = Registry('thing', builtins='{name}.builtin')\n",
-            "builtin.py": "import a_module_that_is_not_installed\n",
-        },
-    )
     monkeypatch.syspath_prepend(str(tmp_path))
-    reg = importlib.import_module(f"{name}.reg")
+    reg = _registry_package(
+        tmp_path, f"brokenreg_{tmp_path.name}", "import a_module_that_is_not_installed\n"
+    )
     for _ in range(2):  # never an empty registry that silently lacks its built-ins
         with pytest.raises(ModuleNotFoundError, match="a_module_that_is_not_installed"):
             reg.R.get("alpha")
@@ -137,9 +135,5 @@ def test_light_modules_import_no_torch_and_still_know_the_builtins() -> None:
         "from spikeenergy.models.spec import ModelSpec\n"
         "print('FAMILY', ModelSpec(family='snn-cnn', conv_channels=(4,)).family_record.conv)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["TORCH", "False", "FAMILY", "True"]
+    stdout = run_python(code)
+    assert stdout.split() == ["TORCH", "False", "FAMILY", "True"]
