@@ -54,7 +54,8 @@ def test_recipe_is_selected_on_validation_against_the_baseline(
     # (baseline) vs 0.888 (recipe 0.1), a difference of -0.01 on the margin.
     assert row["selected recipe lambda (val)"] == "0.1"
     assert row["lambdas passing (val)"] == "3"
-    assert row["test accuracy plain"] == "0.898" and row["test accuracy selected"] == "0.888"
+    assert row["test accuracy plain"] == "0.898"
+    assert row["test accuracy selected"] == "0.888"
     assert row["test Δaccuracy [95% CI]"].startswith("-0.01 [")
     e0 = np.mean([_energy(0.0, s) for s in range(3)])
     e1 = np.mean([_energy(0.1, s) for s in range(3)])

@@ -74,11 +74,14 @@ def test_bench_and_report_commands(tmp_path: Path, capsys: pytest.CaptureFixture
     printed = capsys.readouterr().out
     assert "skipped dataset emg-roshambo: dataset 'emg-roshambo' not found" in printed
     assert "suite e2e: 4 runs (0 already done, 4 ok, 0 failed" in printed
-    assert "snn-mlp/snntorch" in printed and "rel. energy" in printed
+    assert "snn-mlp/snntorch" in printed
+    assert "rel. energy" in printed
     assert f"report: {out / 'report.md'}" in printed
     table = pd.read_csv(out / "results.csv")
-    assert len(table) == 4 and (table["status"] == "ok").all()
-    assert table["accuracy"].between(0, 1).all() and (table["energy"] > 0).all()
+    assert len(table) == 4
+    assert (table["status"] == "ok").all()
+    assert table["accuracy"].between(0, 1).all()
+    assert (table["energy"] > 0).all()
     assert not table["spike_rate"][table["family"] == "mlp"].map(math.isfinite).any()
     report = (out / "report.md").read_text()
     for part in (

@@ -40,8 +40,10 @@ def test_blocks_are_rewritten_from_their_sources(tmp_path: Path) -> None:
     ]
     assert update_document(doc, tmp_path) == 2
     text = doc.read_text()
-    assert "| old | table |" not in text and "| new | table |\n|---|---|\n| 1 | 2 |" in text
-    assert text.startswith("# Results\ntext before\n") and text.endswith("after\n")
+    assert "| old | table |" not in text
+    assert "| new | table |\n|---|---|\n| 1 | 2 |" in text
+    assert text.startswith("# Results\ntext before\n")
+    assert text.endswith("after\n")
     assert "between\n<!-- table: results/b/no_loss.md -->\n| x |\n<!-- /table -->" in text
     assert update_document(doc, tmp_path) == 0  # idempotent
     assert check_documents([doc], tmp_path) == []

@@ -48,7 +48,8 @@ def test_km_median_and_restricted_mean_by_hand() -> None:
     )
     row = time_to_target(t).iloc[0]
     assert (row["n"], row["reached"], row["censored"]) == (6, 3, 3)  # censored runs counted
-    assert row["median"] == 8 and row["tau"] == 10
+    assert row["median"] == 8
+    assert row["tau"] == 10
     assert row["rmst"] == pytest.approx(7.5556, abs=1e-4)
 
 
@@ -59,13 +60,15 @@ def test_censored_runs_count_against_an_architecture() -> None:
     # fast 0.3*500 + 0.7*2000 = 1550, steady 800: fast needs 1550/800 = 1.94x the steps.
     t = pd.concat([runs("fast", [500] * 3 + [NAN] * 7, 2000), runs("steady", [800] * 10, 2000)])
     per = time_to_target(t).set_index("model")
-    assert per.loc["fast", "censored"] == 7 and per.loc["steady", "censored"] == 0
+    assert per.loc["fast", "censored"] == 7
+    assert per.loc["steady", "censored"] == 0
     assert math.isnan(per.loc["fast", "median"])  # 70% never get there: no median
     assert per.loc["fast", "rmst"] == pytest.approx(1550)
     assert per.loc["steady", "rmst"] == pytest.approx(800)
     cmp = compare_time_to_target(t, treated="fast", reference="steady", n_boot=300).iloc[0]
     assert cmp["ratio"] == pytest.approx(1550 / 800)
-    assert cmp["verdict"] == "contradicted" and cmp["ratio_lo"] > 1
+    assert cmp["verdict"] == "contradicted"
+    assert cmp["ratio_lo"] > 1
     assert cmp["logrank_p"] < 0.05
 
 

@@ -203,7 +203,8 @@ def test_a_sigkilled_sweep_does_not_block_the_next_one(tmp_path: Path) -> None:
     os.kill(first.pid, signal.SIGKILL)  # its lock dies with it
     first.join(10)
     res = run_sweep(tiny_suite(**SUITE12), store, SerialExecutor(), run_fn=fake_run, progress=False)
-    assert res.already_done >= 2 and res.ok == 12 - res.already_done
+    assert res.already_done >= 2
+    assert res.ok == 12 - res.already_done
     all_ok_once(store, expand_grid(tiny_suite(**SUITE12)))
 
 
@@ -299,11 +300,15 @@ def test_a_truncated_record_is_named_quarantined_and_rerun(
     calls: list[str] = []
     with caplog.at_level(logging.WARNING):
         res = _sweep8(store, counting(fake_run, calls))
-    assert f"unreadable record {victim}" in caplog.text and "moved to" in caplog.text
+    assert f"unreadable record {victim}" in caplog.text
+    assert "moved to" in caplog.text
     assert calls == [victim_id]  # only the damaged run is re-run
     moved = list(store.quarantine_dir.glob(f"{victim_id}.*.h5"))
-    assert len(moved) == 1 and moved[0].read_bytes() == half  # kept aside, not deleted
-    assert len(res.table) == 8 and (res.table["status"] == "ok").all()
+    # kept aside, not deleted
+    assert len(moved) == 1
+    assert moved[0].read_bytes() == half
+    assert len(res.table) == 8
+    assert (res.table["status"] == "ok").all()
     all_ok_once(store, expand_grid(tiny_suite()))
 
 
@@ -385,7 +390,8 @@ def test_stale_temp_files_of_dead_writers_are_removed(tmp_path: Path) -> None:
     for p in (stale, live, stale_root):
         p.write_bytes(b"half")
     _sweep8(store)
-    assert not stale.exists() and not stale_root.exists()
+    assert not stale.exists()
+    assert not stale_root.exists()
     assert live.exists()
 
 
@@ -506,8 +512,10 @@ def test_a_full_disk_stops_the_sweep_with_one_clear_error(tmp_path: Path) -> Non
     child.join(60)
     assert child.exitcode == 0  # no crash
     message = queue.get(timeout=5)
-    assert message.startswith("StoreWriteError: ") and "File too large" in message
-    assert "runs/" in message and message.count("\n") == 0
+    assert message.startswith("StoreWriteError: ")
+    assert "File too large" in message
+    assert "runs/" in message
+    assert message.count("\n") == 0
     store = ResultsStore(tmp_path)
     assert len(store.run_ids()) == 2  # the records written before are intact
     for rid in store.run_ids():

@@ -124,13 +124,16 @@ def test_tost_accepts_inside_the_margin_and_rejects_outside() -> None:
     effects = {0.0: 0.0, 0.1: 0.0, 1.0: -0.005, 5.0: -0.06, 10.0: 0.06}
     res = paired_effects(per_sample_table(rng, effects), margin=0.02, n_boot=2000)
     res = res.set_index("lam")
-    assert res.loc[0.1, "equivalent"] and res.loc[1.0, "equivalent"]
-    assert not res.loc[5.0, "equivalent"] and not res.loc[10.0, "equivalent"]
+    assert res.loc[0.1, "equivalent"]
+    assert res.loc[1.0, "equivalent"]
+    assert not res.loc[5.0, "equivalent"]
+    assert not res.loc[10.0, "equivalent"]
     for lam in (0.1, 1.0, 5.0, 10.0):  # each CI covers its planted change (clipping aside)
         assert res.loc[lam, "diff_lo"] - 0.01 <= effects[lam] <= res.loc[lam, "diff_hi"] + 0.01
     assert res.loc[5.0, "p_lower"] > 0.5  # the loss is beyond the lower bound
     assert res.loc[10.0, "p_upper"] > 0.5  # the gain is beyond the upper bound
-    assert (res["n_seeds"] == 10).all() and (res["n_samples"] == 800).all()
+    assert (res["n_seeds"] == 10).all()
+    assert (res["n_samples"] == 800).all()
     # with a margin far wider than every change, all levels are equivalent
     wide = paired_effects(per_sample_table(rng, effects), margin=0.2, n_boot=2000)
     assert wide["equivalent"].all()
@@ -203,7 +206,8 @@ def test_paired_effects_leaves_out_seeds_with_a_missing_fold(caplog) -> None:
     lost = (t["seed"] == 3) & (t["fold"] == 1) & (t["lam"] == 1.0)  # a failed run
     with caplog.at_level(logging.WARNING):
         res = paired_effects(t[~lost], margin=0.1, n_boot=200)
-    assert res.loc[0, "n_seeds"] == 3 and res.loc[0, "dropped_seeds"] == 1
+    assert res.loc[0, "n_seeds"] == 3
+    assert res.loc[0, "dropped_seeds"] == 1
     assert res.loc[0, "n_samples"] == 50
     assert "lack some test samples" in caplog.text
     with pytest.raises(ValueError, match="margin"):

@@ -75,7 +75,9 @@ def test_every_result_carries_the_suite_hash(tmp_path: Path) -> None:
     path = tmp_path / "prereg.toml"
     path.write_text(SUITE)
     suite = load_suite(path)
-    assert len(suite.suite_hash) == 64 and suite.margin == 0.01 and suite.metric == "accuracy"
+    assert len(suite.suite_hash) == 64
+    assert suite.margin == 0.01
+    assert suite.metric == "accuracy"
     res = _sweep(suite, tmp_path / "out")
     assert (res.table["suite_hash"] == suite.suite_hash).all()
     assert (res.table["suite"] == "prereg").all()
@@ -111,15 +113,18 @@ def test_a_suite_edited_after_results_exist_is_refused_under_its_old_name(
     calls: list[str] = []
     with pytest.raises(SuiteChangedError, match="give the edited suite a new name") as info:
         _sweep(load_suite(path), out, lambda s: calls.append(s.run_id) or fake_run(s))
-    assert changed in str(info.value) and "'prereg'" in str(info.value)
+    assert changed in str(info.value)
+    assert "'prereg'" in str(info.value)
     assert isinstance(info.value, SuiteError)  # a one-line user error on the command line
     # nothing ran, nothing was written
-    assert calls == [] and sorted(p.name for p in (out / "runs").iterdir()) == before
+    assert calls == []
+    assert sorted(p.name for p in (out / "runs").iterdir()) == before
     assert (out / "suite.json").read_text() == suite_json
     # under a new name the edited suite runs (its results are its own)
     path.write_text(SUITE.replace(old, new).replace('name = "prereg"', 'name = "prereg-v2"'))
     res = _sweep(load_suite(path), tmp_path / "out-v2")
-    assert res.failed == 0 and (res.table["suite"] == "prereg-v2").all()
+    assert res.failed == 0
+    assert (res.table["suite"] == "prereg-v2").all()
 
 
 # ----------------------------------------------------------------------------- k-fold
@@ -154,8 +159,11 @@ def test_kfold_grid_has_a_fold_axis_with_disjoint_test_folds(tmp_path: Path) -> 
         data = prepare_data(s.config.data, s.seed)
         test, val, train = sample_ids(data.test), sample_ids(data.val), sample_ids(data.train)
         tests[(s.seed, s.fold)] = test  # type: ignore[index]
-        assert not set(test) & set(train) and not set(test) & set(val)  # val from training folds
-        assert not set(train) & set(val) and len(train) + len(val) + len(test) == pool_size
+        # val from training folds
+        assert not set(test) & set(train)
+        assert not set(test) & set(val)
+        assert not set(train) & set(val)
+        assert len(train) + len(val) + len(test) == pool_size
     for fold in range(3):
         assert tests[(0, fold)] == tests[(1, fold)]  # every seed tests the same recordings
     folds = [set(tests[(0, f)]) for f in range(3)]
@@ -252,14 +260,17 @@ def test_report_selects_on_validation_the_lambda_a_hand_computation_expects(
     cells = [c.strip() for c in sel[2].strip("|").split("|")]
     heads = [c.strip() for c in sel[0].strip("|").split("|")]
     row = dict(zip(heads, cells, strict=True))
-    assert row["selected lambda (val)"] == "0.1" and row["lambdas passing (val)"] == "2"
+    assert row["selected lambda (val)"] == "0.1"
+    assert row["lambdas passing (val)"] == "2"
     assert row["val Δaccuracy [95% CI]"].startswith("0 [")
     # test, looked at once: seeds 0-2 err on perm[:50 + s] at lambda = 0 and perm[:55 + s] at
     # 0.1 of 500 samples: accuracy 0.898 and 0.888 (means over seeds), difference -0.010; the
     # difference sits on the margin, so TOST cannot declare it equivalent on test
-    assert row["test accuracy λ=0"] == "0.898" and row["test accuracy selected"] == "0.888"
+    assert row["test accuracy λ=0"] == "0.898"
+    assert row["test accuracy selected"] == "0.888"
     assert row["test Δaccuracy [95% CI]"].startswith("-0.01 [")
-    assert row["equivalent on test"] == "no" and row["seeds x test samples"] == "3 x 500"
+    assert row["equivalent on test"] == "no"
+    assert row["seeds x test samples"] == "3 x 500"
     e0 = np.mean([_energy(0.0, s) for s in range(3)])
     e1 = np.mean([_energy(0.1, s) for s in range(3)])
     assert row["J/inference λ=0 (cmos45)"] == f"{e0:.3e}"
@@ -282,7 +293,8 @@ def test_report_selects_on_validation_the_lambda_a_hand_computation_expects(
     for name in ("summary.csv", "summary.md", "selected.md", "anova.md", "efficiency.md"):
         assert (out / name).stat().st_size > 0
     summary = pd.read_csv(out / "summary.csv")
-    assert set(summary["lam"]) == {0.0, 0.01, 0.1, 1.0} and (summary["n"] == 3).all()
+    assert set(summary["lam"]) == {0.0, 0.01, 0.1, 1.0}
+    assert (summary["n"] == 3).all()
 
 
 def test_a_planted_three_point_loss_is_not_selected_with_a_one_point_margin(
@@ -291,17 +303,22 @@ def test_a_planted_three_point_loss_is_not_selected_with_a_one_point_margin(
     out = planted
     recs = list(ResultsStore(out).records())
     val, lacking = per_sample_table(recs, "val")
-    assert lacking == [] and len(val) == 4 * 3 * 1000  # lambdas x seeds x samples
+    # nothing lacking; lambdas x seeds x samples rows
+    assert lacking == []
+    assert len(val) == 4 * 3 * 1000
     choices, effects = select_on_validation(val, 0.01, n_boot=1000)
     eff = effects.set_index("lam")
     assert eff.loc[1.0, "diff"] == pytest.approx(-0.03, abs=1e-12)  # 30 of 1,000 more wrong
-    assert not eff.loc[1.0, "equivalent"] and eff.loc[1.0, "p_tost_holm"] > 0.5
-    assert eff.loc[0.1, "equivalent"] and eff.loc[0.01, "equivalent"]
+    assert not eff.loc[1.0, "equivalent"]
+    assert eff.loc[1.0, "p_tost_holm"] > 0.5
+    assert eff.loc[0.1, "equivalent"]
+    assert eff.loc[0.01, "equivalent"]
     assert choices["lam"].tolist() == [0.1]
     # with a 5-point margin the same 3-point loss lies inside it (CI about -0.03 +- 0.006):
     # now lambda 1 passes and, as the largest, is selected
     wide, _ = select_on_validation(val, 0.05, n_boot=1000)
-    assert wide["lam"].tolist() == [1.0] and wide["n_equivalent"].tolist() == [3]
+    assert wide["lam"].tolist() == [1.0]
+    assert wide["n_equivalent"].tolist() == [3]
     # test results are those of the selected lambda only
     test, _ = per_sample_table(recs, "test")
     seeds = fold_means(ResultsStore(out).table())
@@ -315,7 +332,8 @@ def test_planted_kfold_sweep_pairs_on_pooled_sample_ids(tmp_path: Path) -> None:
     suite = replace(suite, datasets=(replace(ds, data=replace(ds.data, folds=2)),))
     out = tmp_path / "out"
     res = _sweep(suite, out, planted_run)
-    assert len(res.table) == 4 * 3 * 2 and set(res.table["fold"]) == {0.0, 1.0}
+    assert len(res.table) == 4 * 3 * 2
+    assert set(res.table["fold"]) == {0.0, 1.0}
     recs = list(ResultsStore(out).records())
     test, _ = per_sample_table(recs, "test")
     # fold f tests ids f*500 ... f*500 + 499: the two folds together test 1,000 samples
@@ -325,7 +343,8 @@ def test_planted_kfold_sweep_pairs_on_pooled_sample_ids(tmp_path: Path) -> None:
     val, _ = per_sample_table(recs, "val")
     choices, _ = select_on_validation(val, 0.01, n_boot=1000)
     out_sel = results_at_selected(choices, test, seeds, 0.01, n_boot=1000)
-    assert out_sel["lam"].tolist() == [0.1] and out_sel["n_samples"].tolist() == [1000]
+    assert out_sel["lam"].tolist() == [0.1]
+    assert out_sel["n_samples"].tolist() == [1000]
     assert out_sel["test_diff"].iloc[0] == pytest.approx(-0.01, abs=1e-12)
 
 
@@ -383,9 +402,13 @@ def test_fold_means_weights_folds_by_their_sizes() -> None:
     r = out.iloc[0]
     # (0.9 * 100 + 0.7 * 300) / 400 = 0.75; (0.8 * 50 + 0.6 * 150) / 200 = 0.65;
     # energy (1 * 100 + 3 * 300) / 400 = 2.5; one fold never reached the target -> NaN
-    assert r["accuracy"] == pytest.approx(0.75) and r["val_accuracy"] == pytest.approx(0.65)
-    assert r["energy_j"] == pytest.approx(2.5) and r["steps"] == 15
-    assert math.isnan(r["steps_to_target"]) and r["n_test"] == 400 and math.isnan(r["fold"])
+    assert r["accuracy"] == pytest.approx(0.75)
+    assert r["val_accuracy"] == pytest.approx(0.65)
+    assert r["energy_j"] == pytest.approx(2.5)
+    assert r["steps"] == 15
+    assert math.isnan(r["steps_to_target"])
+    assert r["n_test"] == 400
+    assert math.isnan(r["fold"])
 
 
 def test_per_sample_values_are_correctness_or_jackknife_pseudo_values() -> None:
@@ -473,17 +496,21 @@ def test_identical_predictions_are_tested_exactly_not_by_a_zero_variance_bootstr
     # +-(1 - 0.025^(1/60)) = +-0.0596
     choices, eff = select_on_validation(_identical_table(2, 30), 0.01, n_boot=1000)
     row = eff.iloc[0]
-    assert row["n_differing"] == 0 and row["method"] == "exact: no pair of 60 differs"
-    assert row["p_tost"] == pytest.approx(0.99**60) and not row["equivalent"]
+    assert row["n_differing"] == 0
+    assert row["method"] == "exact: no pair of 60 differs"
+    assert row["p_tost"] == pytest.approx(0.99**60)
+    assert not row["equivalent"]
     assert row["diff_hi"] == pytest.approx(1 - 0.025 ** (1 / 60)) == pytest.approx(0.05963, 1e-3)
     assert choices["lam"].tolist() == [0.0]
     # 3 seeds x 1,000 samples: 0.99^3000 = 8e-14, identical predictions are equivalent
     choices, eff = select_on_validation(_identical_table(3, 1000), 0.01, n_boot=1000)
-    assert eff.iloc[0]["p_tost"] == pytest.approx(0.99**3000) and eff.iloc[0]["equivalent"]
+    assert eff.iloc[0]["p_tost"] == pytest.approx(0.99**3000)
+    assert eff.iloc[0]["equivalent"]
     assert choices["lam"].tolist() == [0.1]
     # for a metric other than accuracy no such bound holds: not testable
     _, eff = select_on_validation(_identical_table(3, 1000), 0.01, 1000, metric="macro_f1")
-    assert eff.iloc[0]["p_tost"] == 1 and "not testable" in eff.iloc[0]["method"]
+    assert eff.iloc[0]["p_tost"] == 1
+    assert "not testable" in eff.iloc[0]["method"]
 
 
 def test_fold_means_keep_the_lambda_exactly_as_stored() -> None:
@@ -506,4 +533,5 @@ def test_fold_means_keep_the_lambda_exactly_as_stored() -> None:
     ]
     assert np.mean([1e-8] * 3) != 1e-8  # the trap
     merged = fold_means(pd.DataFrame(rows), {"d": 3})
-    assert merged["lam"].tolist() == [1e-8] and merged["seed"].tolist() == [3]
+    assert merged["lam"].tolist() == [1e-8]
+    assert merged["seed"].tolist() == [3]

@@ -61,7 +61,9 @@ def test_sweep_runs_every_configuration_once(tmp_path: Path) -> None:
         run_fn=counting(fake_run, calls),
         progress=False,
     )
-    assert (again.already_done, again.ran) == (8, 0) and len(calls) == 8  # nothing re-run
+    # nothing re-run
+    assert (again.already_done, again.ran) == (8, 0)
+    assert len(calls) == 8
 
 
 def test_killed_sweep_resumes_with_one_record_per_configuration(tmp_path: Path) -> None:
@@ -80,7 +82,8 @@ def test_killed_sweep_resumes_with_one_record_per_configuration(tmp_path: Path) 
     ids = [s.run_id for s in expand_grid(suite)]
     assert sorted(calls) == sorted(ids)  # each configuration ran exactly once overall
     table = res.table
-    assert len(table) == 12 and sorted(table["run_id"]) == sorted(ids)
+    assert len(table) == 12
+    assert sorted(table["run_id"]) == sorted(ids)
     assert (table["status"] == "ok").all()
 
 
@@ -105,7 +108,8 @@ def test_sigkilled_process_resumes(tmp_path: Path) -> None:
     res = run_sweep(
         suite, store, SerialExecutor(), run_fn=counting(fake_run, calls), progress=False
     )
-    assert res.already_done == n_before and len(calls) == 12 - n_before
+    assert res.already_done == n_before
+    assert len(calls) == 12 - n_before
     assert sorted(store.run_ids()) == sorted(s.run_id for s in expand_grid(suite))
 
 
@@ -124,14 +128,17 @@ def test_failures_are_recorded_with_their_error_and_retried(tmp_path: Path) -> N
     assert set(bad["error"]) == {"ValueError: lr too high for this lambda"}
     assert bad["accuracy"].map(math.isnan).all()  # a failure is not an accuracy of 0
     rec = store.read(bad["run_id"].iloc[0])
-    assert rec.traceback is not None and "lr too high" in rec.traceback
+    assert rec.traceback is not None
+    assert "lr too high" in rec.traceback
     calls: list[str] = []
     res2 = run_sweep(
         suite, store, SerialExecutor(), run_fn=counting(fake_run, calls), progress=False
     )
-    assert sorted(calls) == sorted(bad["run_id"]) and res2.failed == 0
+    assert sorted(calls) == sorted(bad["run_id"])
+    assert res2.failed == 0
     assert store.read(bad["run_id"].iloc[0]).attempts == 2
-    assert (res2.table["status"] == "ok").all() and len(res2.table) == 8
+    assert (res2.table["status"] == "ok").all()
+    assert len(res2.table) == 8
 
 
 def test_threads_per_worker() -> None:
@@ -156,7 +163,8 @@ def test_prepare_shared_matches_prepare_data() -> None:
             assert ia == list(getattr(pb, "indices", range(len(pb))))
             assert pa.targets == pb.targets
             assert pa[0][0].equal(pb[0][0])
-        assert a.frame_shape == b.frame_shape and a.num_classes == b.num_classes
+        assert a.frame_shape == b.frame_shape
+        assert a.num_classes == b.num_classes
 
 
 def test_checkpoints_are_kept_beside_ok_records_unless_the_suite_opts_out(tmp_path: Path) -> None:
@@ -186,10 +194,12 @@ def test_checkpoints_are_kept_beside_ok_records_unless_the_suite_opts_out(tmp_pa
         run_fn=saving_run,
         progress=False,
     )
-    assert len(off.run_ids()) == 2 and not list(off.runs_dir.glob("*.pt"))
+    assert len(off.run_ids()) == 2
+    assert not list(off.runs_dir.glob("*.pt"))
     plain = ResultsStore(tmp_path / "plain")  # a run function without the keyword keeps none
     assert run_sweep(suite, plain, SerialExecutor(), run_fn=fake_run, progress=False).ok == 2
     assert not list(plain.runs_dir.glob("*.pt"))
     failed = ResultsStore(tmp_path / "failed")  # a failed run keeps none
     res = run_sweep(suite, failed, SerialExecutor(), run_fn=failing_saving_run, progress=False)
-    assert res.failed == 2 and not list(failed.runs_dir.glob("*.pt"))
+    assert res.failed == 2
+    assert not list(failed.runs_dir.glob("*.pt"))

@@ -29,7 +29,10 @@ def test_mean_ci_by_hand() -> None:
     assert lo == pytest.approx(2.5 - 2.05426, abs=1e-4)
     assert hi == pytest.approx(2.5 + 2.05426, abs=1e-4)
     m1, lo1, _, n1 = mean_ci([0.7])
-    assert m1 == 0.7 and n1 == 1 and math.isnan(lo1)  # no spread from one value
+    # no spread from one value
+    assert m1 == 0.7
+    assert n1 == 1
+    assert math.isnan(lo1)
 
 
 def table(rows: list[tuple[str, str, float, int, float, float]]) -> pd.DataFrame:
@@ -58,12 +61,16 @@ def test_relative_energy_and_no_loss_table() -> None:
     snn = s[(s["model"] == "snn")].set_index("lam")
     assert snn.loc[0.1, "accuracy"] == pytest.approx(0.9075)
     assert snn.loc[0.1, "rel_energy"] == pytest.approx(0.15)  # mean(0.2, 0.1)
-    assert snn.loc[0.0, "n"] == 2 and len(s[s["model"] == "mlp"]) == 2  # failed run left out
+    # failed run left out
+    assert snn.loc[0.0, "n"] == 2
+    assert len(s[s["model"] == "mlp"]) == 2
     nl = energy_at_no_loss(s, tolerance=0.01).set_index("model")
     # snn: baseline 0.91; lam=0.1 keeps 0.9075 >= 0.90 at 15% energy; lam=1 loses 40 points
-    assert nl.loc["snn", "lam"] == 0.1 and nl.loc["snn", "rel_energy"] == pytest.approx(0.15)
+    assert nl.loc["snn", "lam"] == 0.1
+    assert nl.loc["snn", "rel_energy"] == pytest.approx(0.15)
     # mlp: lam=0.1 loses 2 points (> 1), so only the baseline qualifies
-    assert nl.loc["mlp", "lam"] == 0.0 and nl.loc["mlp", "rel_energy"] == 1.0
+    assert nl.loc["mlp", "lam"] == 0.0
+    assert nl.loc["mlp", "rel_energy"] == 1.0
 
 
 def test_anova_matches_hand_computation_on_a_tiny_balanced_design() -> None:
@@ -268,7 +275,8 @@ def test_anova_refuses_an_incomplete_grid() -> None:
         if not (m == "b" and d == "y" and lam == 1.0)
     ]
     res = anova(pd.DataFrame(rows), factors=("model", "dataset", "lam"))
-    assert "model" not in set(res["term"]) and "dataset:lam" in set(res["term"])
+    assert "model" not in set(res["term"])
+    assert "dataset:lam" in set(res["term"])
 
 
 def test_mixed_anova_recovers_the_seed_variance_and_a_planted_effect() -> None:
@@ -292,11 +300,14 @@ def test_mixed_anova_recovers_the_seed_variance_and_a_planted_effect() -> None:
     df = pd.DataFrame(rows)
     mixed = mixed_anova(df, factors=("model", "dataset"))
     t = mixed.terms.set_index("term")
-    assert mixed.n_groups == 30 and mixed.n_obs == 120
+    assert mixed.n_groups == 30
+    assert mixed.n_obs == 120
     assert mixed.group_variance == pytest.approx(np.var(u, ddof=1), rel=0.25)
     assert mixed.residual_variance == pytest.approx(0.04, rel=0.3)
-    assert t.loc["model", "p"] < 1e-3 and t.loc["model", "df"] == 1
-    assert t.loc["dataset", "p"] > 1e-3 and t.loc["model:dataset", "p"] > 1e-3
+    assert t.loc["model", "p"] < 1e-3
+    assert t.loc["model", "df"] == 1
+    assert t.loc["dataset", "p"] > 1e-3
+    assert t.loc["model:dataset", "p"] > 1e-3
     plain = anova(df).set_index("term")
     assert plain.loc["model", "p"] > t.loc["model", "p"]
     with pytest.raises(ValueError, match="at least 2"):
@@ -322,9 +333,11 @@ def test_summary_time_to_target_counts_runs_that_never_got_there() -> None:
         }
     )
     s = summarize(t).iloc[0]
-    assert s["steps_to_target"] == 300 and s["steps_to_target_reached"] == 3
+    assert s["steps_to_target"] == 300
+    assert s["steps_to_target_reached"] == 3
     assert s["accuracy"] == pytest.approx(0.9)
     # all five reached: the Kaplan-Meier median is the ordinary median
     t["steps_to_target"] = [500, 100, 400, 200, 300]
     s = summarize(t).iloc[0]
-    assert s["steps_to_target"] == 300 and s["steps_to_target_reached"] == 5
+    assert s["steps_to_target"] == 300
+    assert s["steps_to_target_reached"] == 5

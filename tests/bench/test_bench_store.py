@@ -63,10 +63,14 @@ def test_failed_record_keeps_the_error_and_has_nan_metrics(tmp_path: Path) -> No
     )
     store.write(rec)
     assert store.read(spec.run_id) == rec
-    assert store.completed() == set() and store.attempts(spec.run_id) == 2
+    assert store.completed() == set()
+    assert store.attempts(spec.run_id) == 2
     row = flat_row(rec)
-    assert row["status"] == "failed" and row["error"] == "ValueError: boom"
-    assert math.isnan(row["accuracy"]) and math.isnan(row["energy"])  # never 0.0
+    assert row["status"] == "failed"
+    assert row["error"] == "ValueError: boom"
+    # never 0.0
+    assert math.isnan(row["accuracy"])
+    assert math.isnan(row["energy"])
 
 
 def test_flat_row_values() -> None:
@@ -81,7 +85,8 @@ def test_flat_row_values() -> None:
     assert row["acs"] == led["total"]["acs"]
     # joules per inference on every built-in target, and on the run's own target
     assert row["energy_j[loihi]"] == led["energy"]["loihi"]["energy_j"]
-    assert row["target"] == "cmos45" and row["energy_j"] == row["energy_j[cmos45]"]
+    assert row["target"] == "cmos45"
+    assert row["energy_j"] == row["energy_j[cmos45]"]
     assert row["val_energy_j"] == m["val"]["ledger"]["energy"]["cmos45"]["energy_j"]
     assert math.isnan(row["time_to_target_s"])  # target never reached: NaN, not 0
 
@@ -119,7 +124,8 @@ def test_two_processes_never_corrupt_the_store(tmp_path: Path) -> None:
         assert p.exitcode == 0
     store = ResultsStore(tmp_path)
     table = store.consolidate()
-    assert len(table) == 8 and table["run_id"].is_unique
+    assert len(table) == 8
+    assert table["run_id"].is_unique
     assert not list((tmp_path / "runs").glob(".*tmp"))  # no leftovers
     assert all(store.read(r).status == "ok" for r in table["run_id"])
 
@@ -142,9 +148,11 @@ def test_ok_record_factory_stamps_provenance_and_round_trips(tmp_path: Path) -> 
         metrics=fake_metrics(spec),
         duration_s=2,
     )
-    assert rec.status == "ok" and rec.host == socket.gethostname()
+    assert rec.status == "ok"
+    assert rec.host == socket.gethostname()
     assert before <= dt.datetime.fromisoformat(rec.finished_at) <= dt.datetime.now(dt.timezone.utc)
-    assert isinstance(rec.duration_s, float) and rec.suite == ""
+    assert isinstance(rec.duration_s, float)
+    assert rec.suite == ""
     store = ResultsStore(tmp_path)
     assert store.put(rec)
     assert store.read("trial-00003") == rec

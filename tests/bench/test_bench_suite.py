@@ -69,11 +69,14 @@ def test_grid_is_the_full_factorial_in_order(tmp_path: Path) -> None:
     assert cells[-1] == ("digits-small", "mlp", 0.1, 2)
     assert len({s.run_id for s in specs}) == 36
     for s in specs:  # the grid sets lam and seed in the training config; the rest is shared
-        assert s.config.train.lam == s.lam and s.config.train.seed == s.seed
-        assert s.config.train.epochs == 2 and s.config.train.energy == "joules"
+        assert s.config.train.lam == s.lam
+        assert s.config.train.seed == s.seed
+        assert s.config.train.epochs == 2
+        assert s.config.train.energy == "joules"
     small = [s for s in specs if s.dataset == "digits-small"][0].config.data
     assert small.options == {"limit": 10}
-    assert small.frames.n_time_bins == 5 and small.frames.downsample == 0.5
+    assert small.frames.n_time_bins == 5
+    assert small.frames.downsample == 0.5
     assert len(expand_grid(suite, ("digits-small",))) == 18
 
 
@@ -82,7 +85,8 @@ def test_run_ids_are_stable_and_ignore_where_and_how(tmp_path: Path) -> None:
     ids = [s.run_id for s in expand_grid(suite)]
     assert ids == [s.run_id for s in expand_grid(load_suite(write(tmp_path, GOOD)))]
     moved = with_overrides(suite, data_root="/elsewhere", device="cpu")
-    assert moved.datasets[0].data.root == "/elsewhere" and moved.train.device == "cpu"
+    assert moved.datasets[0].data.root == "/elsewhere"
+    assert moved.train.device == "cpu"
     assert [s.run_id for s in expand_grid(moved)] == ids
     longer = load_suite(write(tmp_path, GOOD.replace("epochs = 2", "epochs = 3")))
     assert set(s.run_id for s in expand_grid(longer)).isdisjoint(ids)
@@ -100,7 +104,8 @@ def test_defaults_lambdas_and_seeds() -> None:
     )
     assert suite.lambdas == DEFAULT_LAMBDAS == (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
     assert suite.seeds == tuple(range(10))
-    assert suite.name == "x" and suite.models[0].label == "mlp"
+    assert suite.name == "x"
+    assert suite.models[0].label == "mlp"
     # the joules term (the default) has lambda in 1/pJ: no default grid can fit every model
     with pytest.raises(SuiteError, match="lambdas is required"):
         suite_from_dict(
@@ -114,7 +119,8 @@ def test_defaults_lambdas_and_seeds() -> None:
         },
         "x.toml",
     )
-    assert joules.train.energy == "joules" and joules.train.target == "loihi"
+    assert joules.train.energy == "joules"
+    assert joules.train.target == "loihi"
 
 
 @pytest.mark.parametrize(
@@ -170,11 +176,14 @@ def test_invalid_toml_and_missing_suite(tmp_path: Path) -> None:
 def test_shipped_suites_are_valid(name: str) -> None:
     suite = load_suite(name)  # by name: the suites shipped inside the package
     lams = [x for x in suite.lambdas if x > 0]
-    assert suite.lambdas[0] == 0 and max(lams) / min(lams) >= 1e4  # >= four decades
+    # lambda 0, then >= four decades of positive lambdas
+    assert suite.lambdas[0] == 0
+    assert max(lams) / min(lams) >= 1e4
     kinds = {(m.spec.family, m.spec.backend if m.spec.is_spiking else "") for m in suite.models}
     assert {("snn-mlp", "snntorch"), ("snn-mlp", "norse"), ("mlp", ""), ("gru", "")} <= kinds
     assert any(f == "cnn" for f, _ in kinds)
     if name == "full":
-        assert len(suite.seeds) >= 3 and suite.skip_missing
+        assert len(suite.seeds) >= 3
+        assert suite.skip_missing
         assert set(DEFAULT_LAMBDAS) <= set(suite.lambdas)
         assert {d.data.name for d in suite.datasets} == {"digits-dvs", "nmnist", "emg-roshambo"}

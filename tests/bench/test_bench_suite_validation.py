@@ -54,7 +54,8 @@ def load(tmp_path: Path, **parts: str):  # noqa: ANN201
 
 def test_the_base_suite_loads(tmp_path: Path) -> None:
     suite = load(tmp_path)
-    assert suite.name == "v" and suite.n_runs == 1
+    assert suite.name == "v"
+    assert suite.n_runs == 1
 
 
 # (section override, text expected in the error)
@@ -118,8 +119,11 @@ def test_bad_values_are_refused_at_load_naming_the_key(
     with pytest.raises(SuiteError) as info:
         load(tmp_path, **parts)
     text = str(info.value)
-    assert text.startswith(str(tmp_path / "v.toml")) and message in text, text
-    assert text.count("v.toml") == 1 and "\n" not in text  # one line, the file named once
+    assert text.startswith(str(tmp_path / "v.toml")), text
+    assert message in text, text
+    # one line, the file named once
+    assert text.count("v.toml") == 1
+    assert "\n" not in text
 
 
 def test_hidden_widths_must_be_integers(tmp_path: Path) -> None:

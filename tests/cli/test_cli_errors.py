@@ -57,7 +57,8 @@ def one_line(capsys: pytest.CaptureFixture[str], start: str) -> str:
     # the embedded dataset's one-time generation (when its disk cache is new) is progress, not
     # an error message: its lines are left out
     err = "".join(ln for ln in err.splitlines(True) if not ln.startswith("digits-dvs: generating"))
-    assert err.startswith(start) and err.count("\n") == 1, err
+    assert err.startswith(start), err
+    assert err.count("\n") == 1, err
     assert "Traceback" not in err
     return err
 
@@ -97,7 +98,8 @@ def test_device_cuda_without_cuda_is_one_line(
 def test_bad_device_names_are_refused(name: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         check_device(name)
-    assert check_device("cpu") == "cpu" and check_device(None) is None
+    assert check_device("cpu") == "cpu"
+    assert check_device(None) is None
 
 
 @pytest.mark.parametrize(

@@ -171,4 +171,5 @@ def test_family_help_names_the_builtin_families() -> None:
     stdout = run_python(code)
     assert sorted(BUILTIN_FAMILIES) == stdout.split()
     (family,) = [a for a in _sub(build_parser("train"), "train")._actions if a.dest == "model"]
-    assert family.choices is None and all(f in str(family.help) for f in BUILTIN_FAMILIES)
+    assert family.choices is None
+    assert all(f in str(family.help) for f in BUILTIN_FAMILIES)

@@ -22,9 +22,9 @@ def test_mel_scale_and_band_edges():
     assert hz_to_mel(700.0) == pytest.approx(781.17, abs=0.01)
     np.testing.assert_allclose(mel_to_hz(hz_to_mel([0.0, 100.0, 3600.0])), [0.0, 100.0, 3600.0])
     edges = mel_band_edges(32, 100.0, 3600.0)
-    assert (
-        edges.shape == (33,) and edges[0] == pytest.approx(100) and edges[-1] == pytest.approx(3600)
-    )
+    assert edges.shape == (33,)
+    assert edges[0] == pytest.approx(100)
+    assert edges[-1] == pytest.approx(3600)
     np.testing.assert_allclose(np.diff(hz_to_mel(edges)), np.diff(hz_to_mel(edges))[0])
     # default f_max: 0.45 x 8 kHz = 3.6 kHz
     np.testing.assert_allclose(AudioToEvents(SR).band_edges_hz, edges)
@@ -66,7 +66,8 @@ def test_db_events_scale_with_threshold(thr):
     ev = enc(tone(np.sqrt(edges[band] * edges[band + 1])))
     up = int(np.sum((ev["x"] == band) & (ev["p"] == 1)))
     assert abs(up - 50 / thr) <= 0.05 * 50 / thr + 1
-    assert enc.resolved_threshold == thr and AudioToEvents(SR, level="db").resolved_threshold == 2
+    assert enc.resolved_threshold == thr
+    assert AudioToEvents(SR, level="db").resolved_threshold == 2
 
 
 def test_levels_are_gain_invariant_and_silence_is_quiet():
@@ -80,10 +81,15 @@ def test_levels_are_gain_invariant_and_silence_is_quiet():
     for f in ("t", "x", "p"):
         np.testing.assert_array_equal(louder[f], ev[f])
     lv = enc.levels(audio)
-    assert lv.shape == (250, 32) and lv.max() == 1.0 and lv.min() >= 0  # 4000 / 16 samples
+    # 4000 / 16 samples
+    assert lv.shape == (250, 32)
+    assert lv.max() == 1.0
+    assert lv.min() >= 0
     db = AudioToEvents(SR, level="db").levels(audio)
-    assert db.max() == 0.0 and db.min() >= -50.0
-    assert len(enc(np.zeros(2000))) == 0 and len(enc(np.zeros(0))) == 0
+    assert db.max() == 0.0
+    assert db.min() >= -50.0
+    assert len(enc(np.zeros(2000))) == 0
+    assert len(enc(np.zeros(0))) == 0
     assert len(AudioToEvents(SR, level="db")(np.zeros(2000))) == 0
 
 
@@ -91,7 +97,8 @@ def test_events_bin_into_frames_of_the_band_count():
     enc = AudioToEvents(SR, n_bands=16)
     ev = enc(tone(500.0, seconds=0.5))
     frames = EventsToFrames(enc.sensor_size, FrameConfig(n_time_bins=10))(ev)
-    assert frames.shape == (10, 2, 16) and frames.sum() == len(ev)
+    assert frames.shape == (10, 2, 16)
+    assert frames.sum() == len(ev)
 
 
 def test_wav_files_round_trip_and_rate_is_checked(tmp_path):

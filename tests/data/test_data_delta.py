@@ -151,7 +151,8 @@ def test_ramp_gives_known_up_events_at_known_times():
     sig = 0.3 * np.arange(11.0)
     ev = delta_modulate(sig, sample_rate_hz=100.0, threshold=1.0)
     assert len(ev) == 3
-    assert np.all(ev["p"] == 1) and np.all(ev["x"] == 0)
+    assert np.all(ev["p"] == 1)
+    assert np.all(ev["x"] == 0)
     np.testing.assert_allclose(ev["t"], [33334, 66667, 100000], atol=1)
 
 

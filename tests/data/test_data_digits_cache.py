@@ -35,11 +35,13 @@ def test_pack_round_trip_keeps_order_and_values() -> None:
         y=np.array([0, 33, 2, 9]),
     )
     codes = pack_events(ev)
-    assert codes.dtype == np.uint32 and len(codes) == 4
+    assert codes.dtype == np.uint32
+    assert len(codes) == 4
     # x | y << 6 | p << 12 | t << 13 for the first event: 33 + 0 + 4096 + 0
     assert int(codes[0]) == 33 + (1 << 12)
     back = unpack_events(codes)
-    assert back.dtype == ev.dtype and np.array_equal(back, ev)
+    assert back.dtype == ev.dtype
+    assert np.array_equal(back, ev)
     with pytest.raises(ValueError, match="field t spans"):
         pack_events(make_events(np.array([1 << 19]), np.array([0]), np.array([0]), np.array([0])))
 
@@ -53,7 +55,8 @@ def test_cached_recordings_equal_generated_ones(tmp_path: Path) -> None:
     assert names == [f"{int(i):04d}.npy" for i in sorted(cached._indices)]
     for i in range(4):
         a, b = cached[i], fresh[i]
-        assert a[1] == b[1] and np.array_equal(a[0], b[0])
+        assert a[1] == b[1]
+        assert np.array_equal(a[0], b[0])
     # about 4 bytes per event on disk
     events = sum(len(fresh.events(i)) for i in range(4))
     size = sum(p.stat().st_size for p in folder.glob("*.npy"))
@@ -103,7 +106,8 @@ def test_split_and_limit_share_one_cache(tmp_path: Path) -> None:
 
 def test_registry_caches_below_the_data_root(tmp_path: Path) -> None:
     ds = load_dataset("digits-dvs", "test", root=tmp_path, limit=2)
-    assert ds._cache is not None and ds._cache.folder.parent == tmp_path / "digits-dvs"
+    assert ds._cache is not None
+    assert ds._cache.folder.parent == tmp_path / "digits-dvs"
     assert len(list(ds._cache.folder.glob("*.npy"))) == 2
 
 

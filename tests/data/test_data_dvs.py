@@ -56,7 +56,8 @@ def test_digits_dvs_looks_like_nmnist():
     assert ds.sensor_size == (34, 34, 2)
     assert label == ds.targets[0]
     assert 1000 < len(ev) < 12000  # N-MNIST samples hold 1,100-7,200 events
-    assert ev["x"].max() < 34 and ev["y"].max() < 34
+    assert ev["x"].max() < 34
+    assert ev["y"].max() < 34
     assert 290_000 <= ev["t"].max() <= 300_000  # three 100 ms saccades
     assert set(np.unique(ev["p"])) == {0, 1}
 

@@ -64,7 +64,9 @@ def test_random_window_split_leaks_and_the_default_split_does_not(emg_root) -> N
         data = prepare_data(cfg, seed)
         rec_tr = set(sample_metadata(data.train, "groups"))
         rec_va = set(sample_metadata(data.val, "groups"))
-        assert rec_tr.isdisjoint(rec_va) and len(rec_va) == 2  # ceil(0.2 * 6 recordings)
+        # ceil(0.2 * 6 recordings)
+        assert rec_tr.isdisjoint(rec_va)
+        assert len(rec_va) == 2
         assert len(data.train) + len(data.val) == 90
         assert overlapping_pairs(data.train, data.val) == 0
         assert set(data.val.targets) == {0, 1, 2}
@@ -139,7 +141,8 @@ def test_bad_options_are_refused_with_their_name(emg_root, option, value, messag
 
 def test_options_from_a_toml_list_and_the_gap_in_samples(emg_root) -> None:
     ds = load_dataset("emg-roshambo", "test", root=emg_root, test_ids=[3], val_gap_ms=12.0)
-    assert ds.test_ids == (3,) and len(ds) == 3 * 15
+    assert ds.test_ids == (3,)
+    assert len(ds) == 3 * 15
     assert ds.val_gap == 3  # ceil(12 ms * 200 Hz) = ceil(2.4) samples
     assert load_dataset("emg-roshambo", "test", root=emg_root).val_gap == 200  # one window
     spans = np.asarray(ds.spans)

@@ -65,7 +65,8 @@ def test_read_idx_round_trip(tmp_path, compress):
     arr = fake_images(3, 5)
     write_idx(tmp_path / "a.idx", arr, compress)
     out = fm.read_idx(tmp_path / "a.idx")
-    assert out.dtype == np.uint8 and out.shape == (3, 28, 28)
+    assert out.dtype == np.uint8
+    assert out.shape == (3, 28, 28)
     assert np.array_equal(out, arr)
 
 
@@ -135,21 +136,26 @@ def test_pack_round_trip_and_range_check():
 def test_fashion_dvs_dataset_on_fake_files(tmp_path):
     write_fashion(tmp_path)
     ds = load_dataset("fashion-mnist-dvs", "train", root=tmp_path, chunk_size=2)
-    assert len(ds) == 5 and ds.targets == [0, 1, 2, 3, 4] and ds.sensor_size == (34, 34, 2)
+    assert len(ds) == 5
+    assert ds.targets == [0, 1, 2, 3, 4]
+    assert ds.sensor_size == (34, 34, 2)
     assert ds.classes[9] == "Ankle boot"
     images = fm.scale_images(fake_images(5, 0))
     for i in (0, 3, 4):
         ev, label = ds[i]
         validate_events(ev, ds.sensor_size)
         assert label == i
-        assert 0 < ev["t"].min() and ev["t"].max() <= 300_000  # three 100 ms saccades
+        # three 100 ms saccades
+        assert 0 < ev["t"].min()
+        assert ev["t"].max() <= 300_000
         video, times = saccade_video(images[i], (34, 34), dt_us=1000)
         assert np.array_equal(
             ev, emulate_dvs(video, times, DVSConfig(), np.random.default_rng([0, i]))
         )
     # sample i's events do not depend on chunking or on limit
     other = fm.FashionMNISTDVS(tmp_path, "train", chunk_size=3, limit=4)
-    assert len(other) == 4 and np.array_equal(other[3][0], ds[3][0])
+    assert len(other) == 4
+    assert np.array_equal(other[3][0], ds[3][0])
     with pytest.raises(IndexError):
         other[4]
     with pytest.raises(ValueError, match="cannot be downloaded"):
@@ -208,7 +214,9 @@ def test_smnist_equals_tonics_own_smnist(tmp_path):
     write_idx(theirs / "smnist" / "t10k-labels-idx1-ubyte", np.arange(3), compress=False)
     ref = tonic.datasets.SMNIST(str(theirs), train=False)
     ds = load_dataset("fashion-smnist", "test", root=tmp_path / "ours")
-    assert len(ds) == 3 and ds.sensor_size == (99, 1, 1) and ds.targets == [0, 1, 2]
+    assert len(ds) == 3
+    assert ds.sensor_size == (99, 1, 1)
+    assert ds.targets == [0, 1, 2]
     for i in range(3):
         ev, label = ds[i]
         ref_ev, ref_label = ref[i]
@@ -247,4 +255,5 @@ def test_real_fashion_mnist(shared_data):
     dvs = fm.FashionMNISTDVS(shared_data, "test", limit=2, chunk_size=2)
     ev, label = dvs[1]
     validate_events(ev, dvs.sensor_size)
-    assert label == test.targets[1] and 1000 < len(ev) < 15_000
+    assert label == test.targets[1]
+    assert 1000 < len(ev) < 15_000

@@ -19,13 +19,17 @@ def test_nmnist_reads_40bit_records_through_tonic(tmp_path):
     )
     write_nmnist_bin(tmp_path / "NMNIST/Train/7/00002.bin", [4], [4], [5], [0])
     ds = load_dataset("nmnist", "train", root=tmp_path)
-    assert len(ds) == 2 and list(ds.targets) == [3, 7]
+    assert len(ds) == 2
+    assert list(ds.targets) == [3, 7]
     ev, label = ds[0]
     assert label == 3
-    assert list(ev["x"]) == [1, 33, 5] and list(ev["y"]) == [2, 0, 30]
-    assert list(ev["t"]) == [10, 70_000, 300_000] and list(ev["p"]) == [1, 0, 1]
+    assert list(ev["x"]) == [1, 33, 5]
+    assert list(ev["y"]) == [2, 0, 30]
+    assert list(ev["t"]) == [10, 70_000, 300_000]
+    assert list(ev["p"]) == [1, 0, 1]
     frames, _ = FrameDataset(ds, FrameConfig(n_time_bins=3))[0]
-    assert frames.shape == (3, 2, 34, 34) and frames.sum() == 3
+    assert frames.shape == (3, 2, 34, 34)
+    assert frames.sum() == 3
 
 
 def test_truncated_nmnist_file_gives_clear_error(tmp_path):
@@ -62,13 +66,16 @@ def test_shd_hdf5_layout(tmp_path):
         labels=[4, 19],
     )
     ds = load_dataset("shd", "test", root=tmp_path)
-    assert len(ds) == 2 and ds.targets == [4, 19] and ds.sensor_size == (700, 1, 1)
+    assert len(ds) == 2
+    assert ds.targets == [4, 19]
+    assert ds.sensor_size == (700, 1, 1)
     ev, label = ds[0]
     assert label == 4
     assert list(ev["x"]) == [3, 699]
     np.testing.assert_allclose(ev["t"], [1000, 500_000], atol=1)  # seconds -> microseconds
     frames, _ = FrameDataset(ds, FrameConfig(n_time_bins=4))[0]
-    assert frames.shape == (4, 1, 700) and frames.sum() == 2
+    assert frames.shape == (4, 1, 700)
+    assert frames.sum() == 2
 
 
 def test_dvsgesture_npy_layout(tmp_path):
@@ -79,7 +86,9 @@ def test_dvsgesture_npy_layout(tmp_path):
     assert sorted(ds.targets) == [2, 9]
     i = ds.targets.index(2)
     ev, label = ds[i]
-    assert label == 2 and list(ev["x"]) == [0, 127] and list(ev["t"]) == [1000, 2000]
+    assert label == 2
+    assert list(ev["x"]) == [0, 127]
+    assert list(ev["t"]) == [1000, 2000]
 
 
 def test_pokerdvs_npy_layout(tmp_path):
@@ -88,7 +97,9 @@ def test_pokerdvs_npy_layout(tmp_path):
     np.save(folder / "he0.npy", np.array([[10, 1, 2, 1], [20, 3, 4, 0]], dtype=np.int64))
     ds = load_dataset("pokerdvs", "test", root=tmp_path)
     ev, label = ds[0]
-    assert label == 1 and list(ev["t"]) == [10, 20] and list(ev["y"]) == [2, 4]
+    assert label == 1
+    assert list(ev["t"]) == [10, 20]
+    assert list(ev["y"]) == [2, 4]
 
 
 def test_roshambo_windows_labels_and_session_split(tmp_path):
@@ -101,12 +112,16 @@ def test_roshambo_windows_labels_and_session_split(tmp_path):
     train = load_dataset("emg-roshambo", "train", root=tmp_path)
     test = load_dataset("emg-roshambo", "test", root=tmp_path, test_ids=(3,))
     # one 200-sample window per 200-sample run: rock and paper, 2 per session
-    assert len(train) == 4 and len(test) == 2
+    assert len(train) == 4
+    assert len(test) == 2
     assert sorted(test.targets) == [0, 1]
-    assert {g[1] for g in train.groups} == {1, 2} and {g[1] for g in test.groups} == {3}
+    assert {g[1] for g in train.groups} == {1, 2}
+    assert {g[1] for g in test.groups} == {3}
     ev, _ = train[0]
     assert set(ev.dtype.names) == {"t", "x", "p"}
-    assert ev["x"].max() < 8 and ev["t"].max() <= 1_000_000 and len(ev) > 0
+    assert ev["x"].max() < 8
+    assert ev["t"].max() <= 1_000_000
+    assert len(ev) > 0
     by_subject = load_dataset(
         "emg-roshambo", "test", root=tmp_path, split_by="subject", test_ids=(1,)
     )

@@ -90,7 +90,8 @@ def test_memory_cache_stops_at_its_limit_and_says_how_to_fix(caplog):
     assert ds.cache_nbytes == sum(per_sample[:4]) <= limit
     assert src.reads == n + (n - 4)  # the 8 samples beyond the limit are binned again
     warnings = [r for r in caplog.records if "cache_limit_mb" in r.getMessage()]
-    assert len(warnings) == 1 and "cache='disk'" in warnings[0].getMessage()
+    assert len(warnings) == 1
+    assert "cache='disk'" in warnings[0].getMessage()
     with pytest.raises(ValueError, match="cache_limit_mb"):
         FrameConfig(cache_limit_mb=0)
 
@@ -101,7 +102,9 @@ def test_sparse_samples_through_the_compact_cache():
     for _ in range(2):  # miss, then hit
         for i in range(3):
             x, y = ds[i]
-            assert x.is_sparse and x.is_coalesced() and y == ref[i][1]
+            assert x.is_sparse
+            assert x.is_coalesced()
+            assert y == ref[i][1]
             assert torch.equal(x.indices(), ref[i][0].indices())
             assert torch.equal(x.values(), ref[i][0].values())
 

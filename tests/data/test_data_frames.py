@@ -40,8 +40,11 @@ def test_frames_count_events_per_bin():
         y=np.array([0, 0, 2, 2]),
     )
     frames = EventsToFrames((4, 3, 2), FrameConfig(n_time_bins=2))(ev)
-    assert frames.shape == (2, 2, 3, 4) and frames.dtype == np.float32
-    assert frames[0, 1, 0, 0] == 1 and frames[0, 0, 0, 1] == 1  # first bin: ON at (0,0), OFF (1,0)
+    assert frames.shape == (2, 2, 3, 4)
+    assert frames.dtype == np.float32
+    # first bin: ON at (0,0), OFF (1,0)
+    assert frames[0, 1, 0, 0] == 1
+    assert frames[0, 0, 0, 1] == 1
     assert frames[1, 1, 2, 1] == 2  # second bin: two ON events at x=1, y=2
     binary = EventsToFrames((4, 3, 2), FrameConfig(n_time_bins=2, binarize=True))(ev)
     assert binary.max() == 1
@@ -50,7 +53,8 @@ def test_frames_count_events_per_bin():
 def test_empty_stream_gives_zero_frames_not_a_crash():
     empty = make_events(np.zeros(0), np.zeros(0), np.zeros(0), y=np.zeros(0))
     frames = EventsToFrames((34, 34, 2), FrameConfig(n_time_bins=5))(empty)
-    assert frames.shape == (5, 2, 34, 34) and frames.sum() == 0
+    assert frames.shape == (5, 2, 34, 34)
+    assert frames.sum() == 0
     one = EventsToFrames((8, 1, 2), FrameConfig(n_time_bins=None, time_window_us=1000))(
         make_events(np.zeros(0), np.zeros(0), np.zeros(0))
     )
@@ -73,7 +77,8 @@ def test_events_outside_sensor_are_rejected():
 def test_downsample_shrinks_frames():
     ev = make_events(np.array([0, 1]), np.array([33, 0]), np.array([1, 1]), y=np.array([33, 0]))
     frames = EventsToFrames((34, 34, 2), FrameConfig(n_time_bins=1, downsample=0.5))(ev)
-    assert frames.shape == (1, 2, 17, 17) and frames[0, 1, 16, 16] == 1
+    assert frames.shape == (1, 2, 17, 17)
+    assert frames[0, 1, 16, 16] == 1
 
 
 def test_memory_cache_bins_each_sample_once_and_disk_cache_persists(tmp_path):
@@ -90,14 +95,17 @@ def test_memory_cache_bins_each_sample_once_and_disk_cache_persists(tmp_path):
     fd2 = FrameDataset(src2, disk_cfg, cache_key="counting-train")
     x_disk = fd2[2][0]
     fresh = FrameDataset(_Counting(), disk_cfg, cache_key="counting-train")
-    assert torch.equal(fresh[2][0], x_disk) and fresh.events.reads == 0
+    assert torch.equal(fresh[2][0], x_disk)
+    assert fresh.events.reads == 0
 
 
 def test_collation_is_time_major_and_pads():
     batch = [(torch.ones(3, 2, 4), 1), (torch.ones(5, 2, 4) * 2, 0)]
     x, y = collate_time_major(batch)
-    assert x.shape == (5, 2, 2, 4) and y.tolist() == [1, 0]
-    assert x[3:, 0].sum() == 0 and x[:, 1].sum() == 2 * 5 * 8
+    assert x.shape == (5, 2, 2, 4)
+    assert y.tolist() == [1, 0]
+    assert x[3:, 0].sum() == 0
+    assert x[:, 1].sum() == 2 * 5 * 8
 
 
 def test_loader_shuffle_is_seeded():
@@ -105,7 +113,8 @@ def test_loader_shuffle_is_seeded():
     order = [make_loader(fd, 4, shuffle=True, seed=s) for s in (1, 1, 2)]
     labels = [[tuple(y.tolist()) for _, y in ld] for ld in order]
     xs = [torch.cat([x.sum(dim=(0, 2, 3, 4)) for x, _ in ld]) for ld in order]
-    assert labels[0] == labels[1] and torch.equal(xs[0], xs[1])
+    assert labels[0] == labels[1]
+    assert torch.equal(xs[0], xs[1])
     assert not torch.equal(xs[0], xs[2])
 
 
@@ -133,7 +142,9 @@ def test_fixed_origin_does_not_shift_or_stretch_a_sample():
     # a second event later in the window does not move the first one (no stretching)
     two = make_events(np.array([8000, 14_500]), np.array([0, 1]), np.array([1, 0]))
     f2 = EventsToFrames((4, 1, 2), fixed)(two)
-    assert f2[3, 1, 0] == 1 and f2[9, 0, 1] == 1 and f2.sum() == 2
+    assert f2[3, 1, 0] == 1
+    assert f2[9, 0, 1] == 1
+    assert f2.sum() == 2
 
 
 def test_fixed_window_with_a_time_window_gives_ceil_duration_over_window_bins():
@@ -142,7 +153,9 @@ def test_fixed_window_with_a_time_window_gives_ceil_duration_over_window_bins():
     ev = make_events(np.array([0, 999, 1000, 2499]), np.array([0, 0, 1, 2]), np.ones(4, np.int64))
     frames = EventsToFrames((3, 1, 2), cfg)(ev)
     assert frames.shape == (3, 2, 3)
-    assert frames[0, 1, 0] == 2 and frames[1, 1, 1] == 1 and frames[2, 1, 2] == 1
+    assert frames[0, 1, 0] == 2
+    assert frames[1, 1, 1] == 1
+    assert frames[2, 1, 2] == 1
     empty = make_events(np.zeros(0), np.zeros(0), np.zeros(0))
     assert EventsToFrames((3, 1, 2), cfg)(empty).shape == (3, 2, 3)
 

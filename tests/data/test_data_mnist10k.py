@@ -78,7 +78,8 @@ def test_events_fields_orientation_and_frames(root):
     ds = load_dataset("mnist10k", "test", root=root, encoding="latency", n_steps=5, dt_us=1000)
     i = ds.targets.index(3)
     ev, label = ds[i]
-    assert label == 3 and ev.dtype.names is not None
+    assert label == 3
+    assert ev.dtype.names is not None
     assert set(ev.dtype.names) == {"x", "y", "t", "p"}
     j = int(ds.file_indices[i]) % 5  # copy j of class 3: pixel (row 3, column j)
     # latency: 255 fires at step 0; 200/255 at round((1 - 0.784) * 4) = round(0.863) = step 1
@@ -89,7 +90,9 @@ def test_events_fields_orientation_and_frames(root):
     assert set(ev["p"].tolist()) == {1}
     frames, _ = FrameDataset(ds, FrameConfig(n_time_bins=5, duration_us=5000, cache=None))[i]
     assert frames.shape == (5, 1, 28, 28)
-    assert frames[1, 0, 3, j] == 1 and frames[0, 0, 27, 27] == 1 and frames.sum() == 2
+    assert frames[1, 0, 3, j] == 1
+    assert frames[0, 0, 27, 27] == 1
+    assert frames.sum() == 2
 
 
 def test_latency_code_hand_computed(tmp_path):
@@ -113,7 +116,9 @@ def test_rate_code_probability_and_seeding(tmp_path):
     write_idx(tmp_path / "mnist10k" / "labels-idx1-ubyte.gz", np.repeat(np.arange(10), 2))
     ds = MNIST10k(tmp_path, "train", n_steps=4000, test_fraction=0.5)
     spk = ds.spikes(0)
-    assert spk[:, 0, 0].all() and spk[:, 1:, :].sum() == 0 and spk[:, 0, 3:].sum() == 0
+    assert spk[:, 0, 0].all()
+    assert spk[:, 1:, :].sum() == 0
+    assert spk[:, 0, 3:].sum() == 0
     # Binomial(4000, 0.4): mean 1600, sd sqrt(4000 * 0.4 * 0.6) = 31; allow 5 sd
     assert abs(int(spk[:, 0, 1].sum()) - 1600) < 5 * 31
     assert ds.spikes(0)[:, 0, 1].tolist() == spk[:, 0, 1].tolist()  # same seed, same draws
@@ -179,7 +184,9 @@ def test_real_mnist10k(shared_data):
     for c, n in enumerate(REAL_COUNTS):
         assert abs(collections.Counter(test.targets)[c] - 0.2 * n) <= 1
     img = test.image(0)
-    assert 0.05 < img.mean() < 0.4 and img.max() == 1.0  # an MNIST digit: dark, some white
+    # an MNIST digit: dark, some white
+    assert 0.05 < img.mean() < 0.4
+    assert img.max() == 1.0
     ev, _ = test[0]
     # rate coding at gain 1: expected events = n_steps x sum of intensities (within 5 sd)
     mean = 20 * img.sum()

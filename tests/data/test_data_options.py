@@ -62,7 +62,8 @@ def test_dvs_options_from_a_table_equal_the_dataclass() -> None:
     b = DigitsDVS(limit=3, dvs=DVSConfig(threshold=0.3))
     assert a.dvs == b.dvs
     ea, eb = a.events(1), b.events(1)
-    assert len(ea) > 0 and np.array_equal(ea, eb)
+    assert len(ea) > 0
+    assert np.array_equal(ea, eb)
 
 
 def test_unknown_options_of_tonic_datasets_are_clear_errors(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ def test_round_trip_and_hash() -> None:
     d = cfg.to_dict()
     assert d["options"] == {"classes": [1, 2], "limit": 40}  # plain lists again, for JSON
     back = DataConfig.from_dict(d)
-    assert back == cfg and hash(back) == hash(cfg)
+    assert back == cfg
+    assert hash(back) == hash(cfg)
     assert isinstance(back.frames, FrameConfig)
     # a config is a dict key: two equal configs built differently are one key
     assert len({cfg, back, DataConfig(name="digits-dvs", options={"limit": 40})}) == 2

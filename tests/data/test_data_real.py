@@ -18,7 +18,8 @@ def test_nmnist_subset_through_tonic_code_path(shared_data):
     assert [collections.Counter(train.targets)[d] for d in range(10)] == NMNIST_TRAIN_COUNTS
     assert [collections.Counter(test.targets)[d] for d in range(10)] == NMNIST_TEST_COUNTS
     ev, _ = test[0]
-    assert 1100 <= len(ev) <= 7200 and ev["x"].max() < 34
+    assert 1100 <= len(ev) <= 7200
+    assert ev["x"].max() < 34
     frames, _ = FrameDataset(test, FrameConfig(n_time_bins=10))[0]
     assert frames.sum() == len(ev)
 
@@ -30,7 +31,8 @@ def test_roshambo_windows_are_balanced(shared_data):
         counts = collections.Counter(ds.targets)
         assert set(counts) == {0, 1, 2}
         assert max(counts.values()) / min(counts.values()) < 1.1
-    assert {s for _, s in test.groups} == {3} and 3 not in {s for _, s in train.groups}
+    assert {s for _, s in test.groups} == {3}
+    assert 3 not in {s for _, s in train.groups}
 
 
 def test_roshambo_events_equal_the_loop_and_fit_a_fixed_window(shared_data):
@@ -44,5 +46,6 @@ def test_roshambo_events_equal_the_loop_and_fit_a_fixed_window(shared_data):
     frames = FrameDataset(test, FrameConfig(n_time_bins=25, duration_us=1e6, cache=None))
     for i in range(0, len(test), 50):
         x, _ = frames[i]
-        assert x.shape == (25, 2, 8) and x.sum() == len(test[i][0])
+        assert x.shape == (25, 2, 8)
+        assert x.sum() == len(test[i][0])
         assert np.all(test[i][0]["t"] < 1e6)

@@ -43,7 +43,9 @@ def test_sparse_samples_equal_dense_and_cache_only_indices():
     for i in range(len(dense)):
         xd, yd = dense[i]
         xs, ys = sparse[i]
-        assert xs.is_sparse and xs.is_coalesced() and yd == ys
+        assert xs.is_sparse
+        assert xs.is_coalesced()
+        assert yd == ys
         assert torch.equal(xs.to_dense(), xd)
     assert float(sparse[0][0].to_dense()[0].max()) == 2.0  # the two coinciding events count twice
     sparse[0]
@@ -58,7 +60,8 @@ def test_sparse_disk_cache_round_trip(tmp_path):
     x0 = first[2][0]
     second = FrameDataset(_Events(), cfg, cache_key="toy")
     x1 = second[2][0]
-    assert second.events.reads == 0 and torch.equal(x0.to_dense(), x1.to_dense())
+    assert second.events.reads == 0
+    assert torch.equal(x0.to_dense(), x1.to_dense())
 
 
 def test_collate_sparse_equals_dense_collate_with_padding():
@@ -69,8 +72,11 @@ def test_collate_sparse_equals_dense_collate_with_padding():
     ]
     xd, yd = collate_time_major(dense_samples)
     xs, ys = collate_time_major([(x.to_sparse(), y) for x, y in dense_samples])
-    assert xs.is_sparse and xs.is_coalesced() and xs.shape == (5, 3, 2, 3, 4)
-    assert torch.equal(xs.to_dense(), xd) and torch.equal(ys, yd)
+    assert xs.is_sparse
+    assert xs.is_coalesced()
+    assert xs.shape == (5, 3, 2, 3, 4)
+    assert torch.equal(xs.to_dense(), xd)
+    assert torch.equal(ys, yd)
     # coalesced order is lexicographic in (t, b, c, h, w)
     idx = xs.indices()
     key = (((idx[0] * 3 + idx[1]) * 2 + idx[2]) * 3 + idx[3]) * 4 + idx[4]
@@ -97,4 +103,5 @@ def test_frames_to_coo_is_coalesced_c_order():
     coo = frames_to_coo(frames)
     # C order: (0,0,1,0) before (1,0,0,1)
     assert coo["indices"].T.tolist() == [[0, 0, 1, 0], [1, 0, 0, 1]]
-    assert coo["values"].tolist() == [1.0, 3.0] and coo["shape"].tolist() == [2, 1, 2, 2]
+    assert coo["values"].tolist() == [1.0, 3.0]
+    assert coo["shape"].tolist() == [2, 1, 2, 2]

@@ -49,7 +49,9 @@ def test_kfold_folds_are_disjoint_cover_everything_and_are_stratified() -> None:
     y = sorted_labels(MNIST10K_COUNTS)  # class-sorted, as the MNIST-10k files are
     folds = kfold_indices(y, 10, seed=0)
     allidx = np.concatenate(folds)
-    assert len(allidx) == len(y) and set(allidx.tolist()) == set(range(len(y)))  # cover, disjoint
+    # cover, disjoint
+    assert len(allidx) == len(y)
+    assert set(allidx.tolist()) == set(range(len(y)))
     for held in folds:
         counts = np.bincount(y[held], minlength=10)
         # stratified: every class count is floor or ceil of its total / 10 (1001 -> 100 or 101)
@@ -68,13 +70,17 @@ def test_kfold_over_the_pooled_train_and_test_recordings() -> None:
     train = Labelled(sorted_labels([97, 116, 99, 93, 105, 92, 94, 117, 87, 100]))
     test = Labelled(sorted_labels([8, 14, 8, 11, 14, 7, 10, 15, 2, 11]))
     pool = PooledDataset([train, test])
-    assert len(pool) == 1100 and pool.origin[1000] == (1, 0) and pool.origin[999] == (0, 999)
+    assert len(pool) == 1100
+    assert pool.origin[1000] == (1, 0)
+    assert pool.origin[999] == (0, 999)
     assert pool[1000] == (0, 0)  # the first test recording (index 0 of part 1, label 0)
     seen: list[int] = []
     for fold in range(10):
         rest, held = kfold_split(pool, 10, fold, seed=3)
-        assert isinstance(held, Subset) and set(rest.indices).isdisjoint(held.indices)
-        assert len(rest) + len(held) == 1100 and len(held) == 110
+        assert isinstance(held, Subset)
+        assert set(rest.indices).isdisjoint(held.indices)
+        assert len(rest) + len(held) == 1100
+        assert len(held) == 110
         assert held.targets == [pool.targets[i] for i in held.indices]
         seen += held.indices
     assert sorted(seen) == list(range(1100))  # every recording tested exactly once
@@ -115,7 +121,8 @@ def test_validation_split_without_recordings_is_the_stratified_split() -> None:
     ds = Labelled(sorted_labels([30, 30, 40]))  # class-sorted
     a_tr, a_va = validation_split(ds, 0.2, seed=5)
     b_tr, b_va = stratified_split(ds, 0.2, seed=5)
-    assert a_tr.indices == b_tr.indices and a_va.indices == b_va.indices
+    assert a_tr.indices == b_tr.indices
+    assert a_va.indices == b_va.indices
     assert collections.Counter(a_va.targets) == {0: 6, 1: 6, 2: 8}  # stratified, not the tail
 
 
@@ -142,7 +149,8 @@ def test_gap_split_rule_and_that_only_windows_within_the_gap_are_dropped() -> No
     for seed in range(5):
         for gap in (0, 200):
             rest, held = gap_split(groups, spans, 0.2, seed, gap)
-            assert len(held) == 8 and set(rest).isdisjoint(held)
+            assert len(held) == 8
+            assert set(rest).isdisjoint(held)
             for g in ("r1", "r2"):
                 h = held[groups[held] == g]
                 assert np.array_equal(np.diff(h), np.ones(3))  # one contiguous block
@@ -168,4 +176,5 @@ def test_real_nmnist_pooled_tenfold(shared_data) -> None:
         sizes.append(len(held))
         counts = collections.Counter(held.targets)
         assert set(counts) == set(range(10))  # every digit in every fold
-    assert sum(sizes) == 1100 and max(sizes) - min(sizes) <= 1
+    assert sum(sizes) == 1100
+    assert max(sizes) - min(sizes) <= 1

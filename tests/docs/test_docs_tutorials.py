@@ -38,7 +38,8 @@ def test_own_dataset_tutorial_runs(tmp_path: Path) -> None:
     assert "always 'normal': accuracy 0.900  balanced accuracy 0.500  macro-F1 0.474" in text
     out = tmp_path / "out"
     suite = (out / "suite.toml").read_text()
-    assert 'metric = "balanced_accuracy"' in suite and 'class_weights = "balanced"' in suite
+    assert 'metric = "balanced_accuracy"' in suite
+    assert 'class_weights = "balanced"' in suite
     assert f'modules = ["{script}"]' in suite
     assert "suite burst-sensor: 4 runs (0 already done, 4 ok, 0 failed" in text
 
@@ -46,16 +47,20 @@ def test_own_dataset_tutorial_runs(tmp_path: Path) -> None:
 
     store = ResultsStore(out / "bench")
     recs = list(store.records())
-    assert len(recs) == 4 and all(r.status == "ok" for r in recs)
+    assert len(recs) == 4
+    assert all(r.status == "ok" for r in recs)
     for rec in recs:
-        assert rec.metrics is not None and rec.metrics["metric"] == "balanced_accuracy"
+        assert rec.metrics is not None
+        assert rec.metrics["metric"] == "balanced_accuracy"
         assert store.checkpoint_path(rec.run_id).stat().st_size > 0
     assert (out / "bench" / "report.md").stat().st_size > 0
     train = json.loads((out / "train" / "metrics.json").read_text())
     assert train["config"]["data"]["options"] == {"n": 100}
     assert train["config"]["train"]["class_weights"] == "balanced"
     energy = (out / "energy.json").read_text()
-    assert '"burst-sensor"' in energy and "cmos45" in energy and "loihi" in energy
+    assert '"burst-sensor"' in energy
+    assert "cmos45" in energy
+    assert "loihi" in energy
 
 
 def test_own_dataset_options_are_checked() -> None:
@@ -73,9 +78,12 @@ def test_own_dataset_options_are_checked() -> None:
         ):
             load_dataset("burst-sensor", n=40, event_fraction=0.9)
         ds = load_dataset("burst-sensor", "test", n=40)
-        assert sum(ds.targets) == 4 and len(ds) == 40  # exactly 10 % events
+        # exactly 10 % events
+        assert sum(ds.targets) == 4
+        assert len(ds) == 40
         events, _ = ds[0]
-        assert events.dtype.names == ("t", "x", "p") and events["x"].max() < 4
+        assert events.dtype.names == ("t", "x", "p")
+        assert events["x"].max() < 4
         assert events["t"].max() <= 1_000_000  # inside the 1 s window of the fixed frames
     finally:
         from spikeenergy.data import DATASETS
@@ -115,7 +123,8 @@ def test_measure_own_model_tutorial(tmp_path: Path) -> None:
     assert norse["effective_acs"] == pytest.approx(
         spikes * 64 + 10 * norse["spikes_per_sample"], rel=1e-9
     )
-    assert snn["effective_acs"] >= spikes * 64 and snn["effective_macs"] == 0
+    assert snn["effective_acs"] >= spikes * 64
+    assert snn["effective_macs"] == 0
     for name, row in summary.items():
         back = read_report(tmp_path / "out" / f"{name}.csv")
         assert back.energy_j("loihi") == pytest.approx(row["energy_j[loihi]"], rel=1e-12)
@@ -143,4 +152,5 @@ def test_nir_export_tutorial(tmp_path: Path) -> None:
     assert graph.nodes["1"].weight.shape == (32, 2 * 17 * 17)
     assert graph.nodes["3"].weight.shape == (10, 32)
     stored = float(graph.metadata["total.energy_j[loihi]"])
-    assert stored == pytest.approx(s["energy_j[loihi]"], rel=1e-12) and stored > 0
+    assert stored == pytest.approx(s["energy_j[loihi]"], rel=1e-12)
+    assert stored > 0

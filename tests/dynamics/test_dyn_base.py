@@ -71,7 +71,8 @@ def test_tol_stops_at_fixed_point():
     cue[0, 0] = -1.0
     traj = net.run(cue, steps=50, tol=0.0)
     # sweep 1 repairs the flipped bit, sweep 2 changes nothing -> stop after 2 steps
-    assert traj.converged and traj.steps_taken == 2
+    assert traj.converged
+    assert traj.steps_taken == 2
     assert torch.equal(traj.final, patterns)
 
 

@@ -106,7 +106,8 @@ def test_hopfield_layer_shapes_retrieval_and_gradients():
     y = learned(torch.randn(2, 3, 4, generator=torch.Generator().manual_seed(0)))
     assert y.shape == (2, 3, 3)
     y.sum().backward()
-    assert learned.memory is not None and learned.memory.grad is not None
+    assert learned.memory is not None
+    assert learned.memory.grad is not None
     assert learned.memory.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="n_memories"):
         HopfieldLayer(4, 4, 4, 4)(torch.zeros(1, 1, 4))

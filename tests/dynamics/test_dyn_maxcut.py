@@ -37,7 +37,8 @@ def test_rudy_recipe_edge_count_weights_and_seed():
     w = rudy_random_graph(100, 6, seed=3)
     # exactly round(0.06 * 100 * 99 / 2) = round(297.0) = 297 edges, symmetric, zero diagonal
     assert int((np.triu(w) != 0).sum()) == 297
-    assert np.array_equal(w, w.T) and not np.diag(w).any()
+    assert np.array_equal(w, w.T)
+    assert not np.diag(w).any()
     assert set(np.unique(w)) == {0.0, 1.0}
     signed = rudy_random_graph(100, 6, signed=True, seed=3)
     assert set(np.unique(signed)) == {-1.0, 0.0, 1.0}
@@ -52,7 +53,9 @@ def test_read_gset(tmp_path):
     path.write_text("4 3\n1 2 1\n2 3 -1\n1 4 1\n")
     w = read_gset(path)
     assert w.shape == (4, 4)
-    assert w[0, 1] == w[1, 0] == 1.0 and w[1, 2] == -1.0 and w[0, 3] == 1.0
+    assert w[0, 1] == w[1, 0] == 1.0
+    assert w[1, 2] == -1.0
+    assert w[0, 3] == 1.0
     assert w.sum() == 2.0  # (1 - 1 + 1) counted twice
     bad = tmp_path / "bad"
     bad.write_text("4 5\n1 2 1\n")
@@ -72,7 +75,8 @@ def test_heuristics_and_bounds_against_brute_force():
         w = rudy_random_graph(14, 40, seed=seed)
         optimum, _ = brute_force_maxcut(w)
         greedy = greedy_maxcut(w, restarts=20, seed=seed)
-        assert greedy.cut <= optimum and greedy.cut >= 0.9 * optimum
+        assert greedy.cut <= optimum
+        assert greedy.cut >= 0.9 * optimum
         gw, sdp = goemans_williamson(w, seed=seed)
         assert sdp >= optimum - 1e-6  # the SDP relaxation is an upper bound
         assert gw.cut >= 0.878 * sdp  # best of 256 roundings beats the GW expectation

@@ -116,4 +116,6 @@ def test_spike_energy_reaches_weights_through_surrogate(backend):
     e = (SpikeRate() + 1e-2 * SynapticOps())(rec.record())
     e.backward()
     g = model.fc[0].weight.grad
-    assert g is not None and torch.isfinite(g).all() and g.abs().sum() > 0
+    assert g is not None
+    assert torch.isfinite(g).all()
+    assert g.abs().sum() > 0

@@ -37,7 +37,8 @@ def test_lambda_zero_is_exactly_the_cross_entropy_step(family):
     parts.total.backward()
     assert isinstance(parts, LossParts)
     assert parts.total.item() == plain.item()
-    assert parts.energy.item() > 0 and not parts.energy.requires_grad
+    assert parts.energy.item() > 0
+    assert not parts.energy.requires_grad
     for a, b in zip(g_plain, _grads(model), strict=True):
         assert torch.equal(a, b)
 
@@ -68,7 +69,8 @@ def test_energy_pressure_lowers_activity():
             parts.total.backward()
             opt.step()
             energies.append(parts.energy.item())
-    assert energies[0] > 0.05 and energies[-1] < 0.5 * energies[0], energies
+    assert energies[0] > 0.05, energies
+    assert energies[-1] < 0.5 * energies[0], energies
 
 
 def test_invalid_lambda_and_energy():

@@ -19,7 +19,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "own_snntorch_model
 
 def _load_example():  # noqa: ANN202
     spec = importlib.util.spec_from_file_location("own_snntorch_model", EXAMPLE)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -31,7 +32,8 @@ def test_own_snntorch_model_example(tmp_path: Path) -> None:
     with torch.random.fork_rng():  # the script seeds the global RNG, as a user's script does
         summary = example.main(["--limit", "16", "--epochs", "2", "--bins", "6", "--out", str(out)])
     for t in example.TARGETS:
-        assert summary[f"energy_j_before[{t}]"] > 0 and summary[f"energy_j_after[{t}]"] > 0
+        assert summary[f"energy_j_before[{t}]"] > 0
+        assert summary[f"energy_j_after[{t}]"] > 0
     # retraining with the joules term (and pruning) lowers the Loihi joules
     assert summary["energy_j_after[loihi]"] < summary["energy_j_before[loihi]"]
     assert 0 <= summary["accuracy_after"] <= 1
@@ -40,4 +42,5 @@ def test_own_snntorch_model_example(tmp_path: Path) -> None:
     assert {"1", "2", "3", "4"} <= set(graph.nodes)
     assert meta["total.energy_j[loihi]"] == pytest.approx(summary["energy_j_after[loihi]"])
     layer = graph.nodes["1"].metadata  # the input Linear: its own joules on each target
-    assert layer["energy_j[loihi]"] > 0 and layer["energy_j[cmos45]"] > 0
+    assert layer["energy_j[loihi]"] > 0
+    assert layer["energy_j[cmos45]"] > 0

@@ -66,7 +66,8 @@ def assert_round_trip(model: torch.nn.Module, x: torch.Tensor, graph: object, **
     results = nir_round_trip(model, x, graph, **kw)  # type: ignore[arg-type]
     assert [r.backend for r in results] == ["snntorch", "norse"]
     for r in results:
-        assert r.spikes_compared > 0 and r.spike_mismatches, r
+        assert r.spikes_compared > 0, r
+        assert r.spike_mismatches, r
         assert not any(r.spike_mismatches.values()), r
         assert r.output_max_abs_diff <= 1e-5, r
         assert r.ok
@@ -94,7 +95,8 @@ def test_round_trip_spikeenergy_models(
     with torch.no_grad(), ActivityRecorder(m, needs={"spikes"}, keep_graph=False) as rec:
         m(x)
         rates = {k: float(v.spikes.mean()) for k, v in rec.record().items()}  # type: ignore[union-attr]
-    assert rates and all(0.0 < r < 1.0 for r in rates.values()), rates
+    assert rates, rates
+    assert all(0.0 < r < 1.0 for r in rates.values()), rates
 
 
 def test_same_nir_on_both_backends_exactly_where_they_compute_the_same_function() -> None:
@@ -103,7 +105,8 @@ def test_same_nir_on_both_backends_exactly_where_they_compute_the_same_function(
     # leaky, reset to zero: one function on both backends (docs/models.md) -> one graph
     a, b = build_nir_graph(spiking(backend="snntorch")), build_nir_graph(spiking(backend="norse"))
     assert backend_difference(NeuronSpec(**ZERO)) is None  # type: ignore[arg-type]
-    assert list(a.nodes) == list(b.nodes) and a.edges == b.edges
+    assert list(a.nodes) == list(b.nodes)
+    assert a.edges == b.edges
     for name in a.nodes:
         for p in ("weight", "bias", "tau", "r", "v_threshold", "v_reset", "v_leak"):
             if hasattr(a.nodes[name], p):
@@ -269,7 +272,8 @@ def test_user_snntorch_conv_net_with_max_pooling_of_spikes() -> None:
     )
     x = (torch.rand(10, 3, 2, 8, 8, generator=torch.Generator().manual_seed(1)) < 0.3).float()
     g = build_nir_graph(net, input_shape=(2, 8, 8))
-    assert isinstance(g.nodes["2"], nir.SumPool2d) and isinstance(g.nodes["2.max"], nir.LIF)
+    assert isinstance(g.nodes["2"], nir.SumPool2d)
+    assert isinstance(g.nodes["2.max"], nir.LIF)
     assert (g.nodes["3"].start_dim, g.nodes["3"].end_dim) == (-3, -1)  # per sample, not batch
     assert_round_trip(net, x, g, input_shape=(2, 8, 8))
 
@@ -343,7 +347,8 @@ def test_norse_needs_the_files_dt_and_reads_r_of_lif_only_as_one(tmp_path: Path)
     assert set(theirs.nodes) == {"input", "0", "1", "output"}
     np.testing.assert_allclose(theirs.nodes["1"].r, 1 / (1 - 0.8), rtol=1e-6)
     bad = nir_round_trip(net, xs, theirs, backends=["norse"])[0]
-    assert not bad.ok and bad.spike_mismatches["1"] > 0
+    assert not bad.ok
+    assert bad.spike_mismatches["1"] > 0
     assert nir_round_trip(net, xs, build_nir_graph(net), backends=["norse"])[0].ok
 
 
@@ -414,7 +419,8 @@ def test_energy_report_rows_on_nodes_and_file(tmp_path: Path) -> None:
     assert list(back.nodes) == chain  # written in graph order
     assert set(back.edges) == set(zip(chain[:-1], chain[1:], strict=True))
     rec = back.nodes["fc_spk.0"]  # recurrent layer: sub-graph input -> lif <-> w_rec -> output
-    assert isinstance(rec, nir.NIRGraph) and set(rec.nodes) == {"input", "lif", "w_rec", "output"}
+    assert isinstance(rec, nir.NIRGraph)
+    assert set(rec.nodes) == {"input", "lif", "w_rec", "output"}
     # Norse backend: the driver's input gain 1 / (1 - 0.8) = 5 folded into the weights feeding
     # each neuron layer (incl. the recurrent one and the spiking readout), r = 1
     np.testing.assert_allclose(rec.nodes["w_rec"].weight, 5 * m.fc_rec[0].weight.detach().numpy())
@@ -431,7 +437,8 @@ def test_energy_report_rows_on_nodes_and_file(tmp_path: Path) -> None:
     assert float(meta["total.energy_j[loihi]"]) == pytest.approx(rep.energy_j("loihi"))
     assert meta["identity"]["model"]["spec"]["backend"] == "norse"
     assert [t["name"] for t in meta["targets"]] == ["loihi", "cpu"]
-    assert meta["readout"] == "sum" and float(meta["dt_s"]) == 1e-4
+    assert meta["readout"] == "sum"
+    assert float(meta["dt_s"]) == 1e-4
     assert all(torch.equal(before[k], m.state_dict()[k]) for k in before)  # model untouched
     assert_round_trip(m, x, back)
 

@@ -32,7 +32,8 @@ def test_trained_nmnist_mlp_round_trip(shared_data: Path, tmp_path: Path, backen
     export_nir(model, tmp_path / "m.nir", check_input=x)  # raises if any spike differs
     graph = nir.read(tmp_path / "m.nir")
     for result in verify_nir(model, x, graph):
-        assert result.spikes_compared == 20 * 100 * 64 and result.ok
+        assert result.spikes_compared == 20 * 100 * 64
+        assert result.ok
     for importer in ("snntorch", "norse"):
         logits = run_nir(import_nir(graph, importer), x).output.mean(0)  # readout: mean over T
         assert float((logits.argmax(1) == y).float().mean()) == acc

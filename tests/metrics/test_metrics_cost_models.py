@@ -33,7 +33,8 @@ def test_every_builtin_has_source_kind_and_verification() -> None:
     ):
         assert required in names
     for cm in BUILTIN_COST_MODELS:
-        assert len(cm.source) > 20 and cm.kind in COST_KINDS
+        assert len(cm.source) > 20
+        assert cm.kind in COST_KINDS
         assert cm.verified.split(":")[0] in ("secondary", "partly", "unverified", "measured by us")
         # every target says where its memory energy is: in the op figures, priced, or absent
         assert cm.memory in ("included", "priced", "absent")
@@ -58,7 +59,8 @@ def test_builtin_numbers_match_their_sources() -> None:
     assert loihi.pj_per_ac == 23.6
     # Table 2: neuron update 52 pJ inactive, 81 pJ active; spike within a tile 1.7 pJ
     assert (loihi.pj_per_neuron_update, loihi.pj_per_active_update) == (52.0, 81.0)
-    assert loihi.pj_per_spike == 1.7 and loihi.graded_mode == "events"
+    assert loihi.pj_per_spike == 1.7
+    assert loihi.graded_mode == "events"
     assert get_cost_model("truenorth").pj_per_ac == 26.0
     # KerasSpiking's device table, in joules: loihi (23.6 + 3.5)e-12, 81e-12; spinnaker2 450e-12
     assert get_cost_model("loihi-kerasspiking").pj_per_ac == pytest.approx(23.6 + 3.5)
@@ -103,10 +105,14 @@ def test_price_rule_by_hand() -> None:
     out = cm.price(COUNTS)
     # synaptic (graded as MACs): 2 x 1 + 3 x 10 = 32 pJ; neurons 3 x 100 + 1 x 200 = 500 pJ;
     # spike 1 x 5 = 5 pJ -> compute 537 pJ
-    assert out["synaptic_pj"] == 32 and out["neuron_pj"] == 500 and out["compute_pj"] == 537
+    assert out["synaptic_pj"] == 32
+    assert out["neuron_pj"] == 500
+    assert out["compute_pj"] == 537
     # memory: 5 weight reads x .5 + (5 + 8) state reads x .25 + (5 + 8) writes x .75
     # = 2.5 + 3.25 + 9.75 = 15.5 pJ
-    assert out["weight_reads"] == 5 and out["state_reads"] == 13 and out["state_writes"] == 13
+    assert out["weight_reads"] == 5
+    assert out["state_reads"] == 13
+    assert out["state_writes"] == 13
     assert out["memory_pj"] == pytest.approx(15.5)
     assert out["energy_pj"] == pytest.approx(552.5)
     # binary-spike chip: graded inputs are 7 events -> 2 + 7 = 9 ACs, no MAC
@@ -116,7 +122,8 @@ def test_price_rule_by_hand() -> None:
     assert _user(graded_inputs="graded-spike").price(COUNTS)["charged_acs"] == 5
     # dense target: 50 ops at the MAC price + 4 updates x 100; memory figures absent
     dense = _user(charges="dense").price(COUNTS)
-    assert dense["energy_pj"] == 50 * 10 + 4 * 100 and dense["memory_pj"] == 0
+    assert dense["energy_pj"] == 50 * 10 + 4 * 100
+    assert dense["memory_pj"] == 0
 
 
 def test_price_works_on_tensors_with_gradients() -> None:
@@ -146,7 +153,9 @@ def test_user_targets_from_toml(tmp_path: Path) -> None:
         'source = "our synthesis"\nverified = "measured by us"\ncharges = "dense"\n'
     )
     (cm,) = cost_models_from_toml(p)
-    assert cm.name == "my-asic" and cm.kind == "user" and not cm.event_driven
+    assert cm.name == "my-asic"
+    assert cm.kind == "user"
+    assert not cm.event_driven
     assert cost_model_registry([cm]).get("MY-ASIC") is cm
     with pytest.raises(ValueError, match="already registered"):
         cost_model_registry([get_cost_model("loihi")])

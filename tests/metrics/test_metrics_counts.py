@@ -61,12 +61,16 @@ def test_snntorch_counts_and_joules_by_hand() -> None:
     # step 0: 2 inputs x 2 + step 1: 1 x 2 = 6 ACs; readout: (2 + 1) spikes x 2 = 6 ACs
     assert r.rows["fc.0"]["effective_acs"] == 6
     assert r.rows["readout"]["effective_acs"] == 6
-    assert t["effective_acs"] == 12 and t["effective_macs"] == 0 and t["graded_events"] == 0
+    assert t["effective_acs"] == 12
+    assert t["effective_macs"] == 0
+    assert t["graded_events"] == 0
     # dense: 2 steps x (2 x 3 + 3 x 2) synapses = 24
     assert t["dense_ops"] == 24
     # membrane: 3 at step 0, then .4 -> .2 and 1.2 -> .2 changed, 2 -> 2 did not: 3 + 2
     assert t["membrane_updates"] == 5
-    assert t["neuron_updates"] == 6 and t["active_updates"] == 3  # 3 neurons x 2 steps, 3 fired
+    # 3 neurons x 2 steps, 3 fired
+    assert t["neuron_updates"] == 6
+    assert t["active_updates"] == 3
     assert t["state_words"] == 6  # leaky neuron: one state word (membrane)
     # loihi: 12 ACs x 23.6 pJ + 3 inactive x 52 + 3 active x 81 + 3 spikes x 1.7 (routing)
     # = 283.2 + 156 + 243 + 5.1 = 687.3 pJ; memory is included in Loihi's op figures
@@ -119,13 +123,20 @@ def test_dense_counts_and_joules_by_hand() -> None:
     # fc.0 input [2, 1] is not all in {-1,0,1} -> graded: MACs; each input drives 2 non-zero
     # weights (columns [1,0,1] and [0,-1,1]): 2 x 2 = 4 MACs; as events (2 + 1) x 2 = 6
     # h = relu([2, -1, 3]) = [2, 0, 3] -> readout: 2 non-zero x 2 = 4 MACs; (2 + 3) x 2 = 10
-    assert r.rows["fc.0"]["effective_macs"] == 4 and r.rows["readout"]["effective_macs"] == 4
-    assert r.rows["fc.0"]["graded_events"] == 6 and r.rows["readout"]["graded_events"] == 10
-    assert t["effective_macs"] == 8 and t["effective_acs"] == 0 and t["graded_events"] == 16
+    assert r.rows["fc.0"]["effective_macs"] == 4
+    assert r.rows["readout"]["effective_macs"] == 4
+    assert r.rows["fc.0"]["graded_events"] == 6
+    assert r.rows["readout"]["graded_events"] == 10
+    assert t["effective_macs"] == 8
+    assert t["effective_acs"] == 0
+    assert t["graded_events"] == 16
     assert t["dense_ops"] == 12  # 2 x 3 + 3 x 2
     assert t["activation_sparsity"] == pytest.approx(1 / 3)  # one zero of three ReLU outputs
-    assert t["neuron_updates"] == 3 and t["active_updates"] == 2
-    assert "spike_rate" not in t and "membrane_updates" not in t  # not applicable to dense
+    assert t["neuron_updates"] == 3
+    assert t["active_updates"] == 2
+    # not applicable to dense
+    assert "spike_rate" not in t
+    assert "membrane_updates" not in t
     # cpu: dense MACs (12) + 3 unit updates, 8600 pJ each = 129000 pJ
     assert e(r, "cpu") == pytest.approx(129000e-12)
     # cmos45 ops: 8 effective MACs x 4.6 + 3 x 4.6 = 36.8 + 13.8 = 50.6 pJ; memory: 8 weight
@@ -200,7 +211,8 @@ def test_pruned_weights_are_not_effective_ops() -> None:
     # W = [[1,0],[1,1],[0,1]]; input [1,1]: 4 non-zero weights are used, 6 synapses exist
     rec = record_linear(torch.ones(1, 1, 2), torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]))
     c = count_record(rec)["Linear"]
-    assert float(c["acs"]) == 4 and float(c["dense_ops"]) == 6
+    assert float(c["acs"]) == 4
+    assert float(c["dense_ops"]) == 6
 
 
 def test_pruned_conv_counts_by_hand() -> None:

@@ -68,7 +68,8 @@ def test_family_forward_backward_and_trains(name):
         opt.zero_grad()
         loss.backward()
         grads = [p.grad for p in model.parameters() if p.grad is not None]
-        assert grads and all(torch.isfinite(g).all() for g in grads)
+        assert grads
+        assert all(torch.isfinite(g).all() for g in grads)
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] - 0.05, losses
@@ -77,7 +78,8 @@ def test_family_forward_backward_and_trains(name):
 def test_dense_baseline_matches_widths_and_param_count():
     snn = ModelSpec("snn-mlp", hidden=(32, 16))
     dense = snn.matched_dense()
-    assert dense.family == "mlp" and dense.hidden == (32, 16)
+    assert dense.family == "mlp"
+    assert dense.hidden == (32, 16)
     # same Linear layers: parameters are identical in number (neurons have no parameters)
     # 2*6*6 = 72 inputs: 72*32+32 + 32*16+16 + 16*2+2 = 2336 + 528 + 34 = 2898
     assert count_parameters(build_model(snn, SHAPE, 2)) == 2898
@@ -171,4 +173,5 @@ def test_family_runs_on_cuda_with_recorder_and_energy(name):
         logits = model(x.to(dev))
         e = energy(rec.record())
     (logits.sum() + e).backward()
-    assert e.device.type == "cuda" and torch.isfinite(e)
+    assert e.device.type == "cuda"
+    assert torch.isfinite(e)

@@ -84,7 +84,9 @@ def test_fused_lif_matches_library_neuron(backend, spec):
     ref_grad, cur.grad = cur.grad.clone(), None
     fspk, fmem = lif_sequence(cur, LIFConfig.from_spec(spec, backend))
     ((fspk * g_s).sum() + (fmem * g_m).sum()).backward()
-    assert spk.sum() > 0 and spk.sum() < spk.numel()  # the test crosses the threshold
+    # the test crosses the threshold
+    assert spk.sum() > 0
+    assert spk.sum() < spk.numel()
     assert torch.equal(fspk, spk)  # same operations in the same order: bit-identical
     assert torch.equal(fmem, mem)
     torch.testing.assert_close(cur.grad, ref_grad, atol=1e-5, rtol=1e-5)
@@ -191,7 +193,8 @@ def _run(model, x, needs=("spikes", "membrane", "inputs")):
 @pytest.mark.parametrize("name", list(MODEL_SPECS))
 def test_fast_model_equals_library_model_with_recorder(name):
     fast, lib = _pair(MODEL_SPECS[name])
-    assert fast.engine == "fast" and lib.engine == "library"
+    assert fast.engine == "fast"
+    assert lib.engine == "library"
     x = _frames()
     lf, rf, gf = _run(fast, x)
     ll, rl, gl = _run(lib, x)
@@ -199,12 +202,14 @@ def test_fast_model_equals_library_model_with_recorder(name):
     assert list(rf) == list(rl)
     for layer in rl:
         a, b = rf[layer], rl[layer]
-        assert a.kind == b.kind and a.state_size == b.state_size
+        assert a.kind == b.kind
+        assert a.state_size == b.state_size
         for f in ("spikes", "membrane", "inputs"):
             va, vb = getattr(a, f), getattr(b, f)
             assert (va is None) == (vb is None), (layer, f)
             if vb is not None:
-                assert va.shape == vb.shape and torch.equal(va, vb), (layer, f)
+                assert va.shape == vb.shape, (layer, f)
+                assert torch.equal(va, vb), (layer, f)
         if b.is_connection:
             ca, cb = (
                 count_record(ActivityRecord({layer: a})),
@@ -231,7 +236,8 @@ def test_sparse_input_gives_identical_results(name, monkeypatch):
     ld, rd, gd = _run(fast, x)
     ls, rs, gs = _run(fast, x.to_sparse())
     lls, _, gls = _run(lib, x.to_sparse())  # the library engine densifies sparse input
-    assert torch.equal(ld, ls) and torch.equal(ld, lls)
+    assert torch.equal(ld, ls)
+    assert torch.equal(ld, lls)
     for layer in rd:
         for f in ("spikes", "membrane", "inputs"):
             if getattr(rd[layer], f) is not None:
@@ -265,8 +271,10 @@ def test_recorder_without_membrane_and_detached_on_fast_path():
     with ActivityRecorder(fast, needs={"spikes"}, keep_graph=False) as rec:
         fast(_frames())
         r = rec.record()
-    assert list(r) == ["fc_spk.0"] and r["fc_spk.0"].membrane is None
-    assert not r["fc_spk.0"].spikes.requires_grad and r["fc_spk.0"].spikes.shape == (T, B, 16)
+    assert list(r) == ["fc_spk.0"]
+    assert r["fc_spk.0"].membrane is None
+    assert not r["fc_spk.0"].spikes.requires_grad
+    assert r["fc_spk.0"].spikes.shape == (T, B, 16)
     assert not fast._sequence_listeners  # listener removed on exit
 
 
@@ -276,7 +284,8 @@ def test_foreign_hook_falls_back_to_library_engine():
     handle = fast.fc[0].register_forward_hook(lambda m, a, o: seen.append(a[0].shape))
     assert fast.engine == "library"  # hook-based tools see per-step calls
     x = _frames()
-    assert torch.equal(fast(x), lib(x)) and seen == [(B, 72)] * T
+    assert torch.equal(fast(x), lib(x))
+    assert seen == [(B, 72)] * T
     handle.remove()
     assert fast.engine == "fast"
 
@@ -402,7 +411,8 @@ def test_sparse_conv_policy_densifies_dense_event_frames(monkeypatch):
     calls = []
     monkeypatch.setattr(projection, "sparse_conv_seq", lambda *a: calls.append(1) or None)
     out = conv_seq(x.to_sparse(), conv)  # 20 % > SPARSE_CONV_MAX_DENSITY: dense blocks
-    assert calls == [] and torch.equal(out, conv_seq(x, conv))
+    assert calls == []
+    assert torch.equal(out, conv_seq(x, conv))
     monkeypatch.setattr(projection, "SPARSE_CONV_MAX_DENSITY", 0.5)
     conv_seq(x.to_sparse(), conv)
     assert calls == [1]

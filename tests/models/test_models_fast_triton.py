@@ -47,7 +47,9 @@ def interpreted() -> dict:
 def test_triton_kernels_equal_cpu_path(interpreted, key):
     r = interpreted[key]
     assert r["n_spikes"] > 0  # the comparison includes spikes and resets
-    assert r["spikes_equal"] and r["membrane_equal"]  # the forward: bit for bit
+    # the forward: bit for bit
+    assert r["spikes_equal"]
+    assert r["membrane_equal"]
     # the backward: the same operations in the same order, but torch's CPU add(alpha=) and
     # addcmul may fuse multiply-add (and Triton's tanh comes from exp): last-bit differences
     assert r["grad_max_abs_diff"] <= 2e-6 * max(1.0, r["grad_max_abs"])
@@ -58,7 +60,8 @@ def test_triton_kernels_equal_cpu_path(interpreted, key):
 def test_triton_kernels_one_output_gradient_and_many_programs(interpreted, backend, which):
     r = interpreted[f"wide-{backend}-{which}"]
     assert r["n_spikes"] > 0
-    assert r["spikes_equal"] and r["membrane_equal"]
+    assert r["spikes_equal"]
+    assert r["membrane_equal"]
     assert r["grad_max_abs_diff"] <= 2e-6 * max(1.0, r["grad_max_abs"])
 
 
@@ -77,7 +80,8 @@ def test_cpu_tensors_never_import_triton():
     )
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok", out.stderr
 
 
 def test_dispatch_rules(monkeypatch):

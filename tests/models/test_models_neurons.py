@@ -169,9 +169,12 @@ def test_backend_difference_names_every_differing_option():
 
     assert backend_difference(NeuronSpec(model="leaky", reset="zero")) is None
     sub = backend_difference(NeuronSpec(model="leaky", reset="subtract"))
-    assert sub is not None and "after the decay" in sub and "reset='zero'" in sub
+    assert sub is not None
+    assert "after the decay" in sub
+    assert "reset='zero'" in sub
     syn = backend_difference(NeuronSpec(model="synaptic", reset="zero"))
-    assert syn is not None and "step after a spike" in syn
+    assert syn is not None
+    assert "step after a spike" in syn
     assert backend_difference(NeuronSpec(model="synaptic", reset="subtract")) is not None
     # the goldens above show the subtract difference: snnTorch spikes at t3, t7; Norse at t3, t6
     s_spk, _ = _run(NeuronSpec(model="leaky", beta=0.5, reset="subtract"), "snntorch", 0.6)

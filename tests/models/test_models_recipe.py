@@ -58,7 +58,8 @@ def test_a_registered_family_is_built_counted_and_restored(toy_families: None) -
     assert ModelSpec("Toy-Mean") == ModelSpec("toy-mean")  # one spelling is stored
     spec = ModelSpec("toy-mean")
     model = build_model(spec, (2, 3), 4)
-    assert isinstance(model, MeanLinear) and not model.is_spiking
+    assert isinstance(model, MeanLinear)
+    assert not model.is_spiking
     x = torch.ones(5, 2, 2, 3)  # (T, B, 2, 3)
     back = model_from_meta(model.checkpoint_meta(), model.state_dict())
     torch.testing.assert_close(back(x), model(x))
@@ -72,7 +73,9 @@ def test_a_registered_family_is_built_counted_and_restored(toy_families: None) -
 
 def test_the_table_flags_steer_the_consumers(toy_families: None) -> None:
     snn = ModelSpec("toy-snn", hidden=(8,))
-    assert snn.is_spiking and not snn.uses_fast_engine  # no fast_engine flag: library engine
+    # no fast_engine flag: library engine
+    assert snn.is_spiking
+    assert not snn.uses_fast_engine
     assert snn.matched_dense().family == "toy-mean"  # dense twin from the record
     with pytest.raises(ValueError, match="has no fast engine"):
         ModelSpec("toy-snn", engine="fast")
@@ -90,7 +93,8 @@ def test_the_table_flags_steer_the_consumers(toy_families: None) -> None:
         config={"model": snn.to_dict()},
         error="x",
     )
-    assert flat_row(rec)["spiking"] is True and flat_row(rec)["backend"] == "snntorch"
+    assert flat_row(rec)["spiking"] is True
+    assert flat_row(rec)["backend"] == "snntorch"
 
 
 def test_unregistered_again_the_name_is_unknown(toy_families: None) -> None:

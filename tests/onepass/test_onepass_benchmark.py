@@ -101,14 +101,19 @@ def test_selection_uses_only_the_draw_and_tests_once():
     res = select_and_fit(m, d, max_folds=3)
     val = [c for c in rec.calls if not c["test"]]
     test = [c for c in rec.calls if c["test"]]
-    assert len(val) == 3 * 3 and len(test) == 1  # 3 candidates x 3 folds, one test run
+    # 3 candidates x 3 folds, one test run
+    assert len(val) == 3 * 3
+    assert len(test) == 1
     for c in val:  # validation folds: disjoint parts of the draw, never the test set
         assert not c["train_ids"] & c["eval_ids"]
         assert c["train_ids"] | c["eval_ids"] == set(range(8))
     held = [c["eval_ids"] for c in val if c["setting"] == "a"]
-    assert set().union(*held) == set(range(8)) and sum(map(len, held)) == 8  # a partition
+    # a partition
+    assert set().union(*held) == set(range(8))
+    assert sum(map(len, held)) == 8
     assert res.setting == {"s": "b"}  # best; tie with "c" goes to the earlier candidate
-    assert res.val_accuracy == pytest.approx(0.9) and res.folds == 3
+    assert res.val_accuracy == pytest.approx(0.9)
+    assert res.folds == 3
     assert test[0]["n_train"] == 8  # refit on the whole draw
     # selection cost: every fold trial's training ops + its evaluations
     assert res.select_ops.acs == pytest.approx(9 * (1 + 8 / 3))
@@ -119,7 +124,9 @@ def test_k1_uses_the_default_without_validation():
     m = Method("fake", rec, ({"s": "a"}, {"s": "b"}), default=0, backprop=True)
     res = select_and_fit(m, _draw(k=1))
     assert [c["test"] for c in rec.calls] == [True]
-    assert res.setting == {"s": "a"} and res.folds == 0 and np.isnan(res.val_accuracy)
+    assert res.setting == {"s": "a"}
+    assert res.folds == 0
+    assert np.isnan(res.val_accuracy)
     assert rec.calls[0]["ctx"].epochs is None  # the full step budget
 
 
@@ -128,9 +135,11 @@ def test_epochs_chosen_on_pooled_validation_ties_to_later():
     rec = _Recorder({"x": [0.2, 0.8, 0.6], "y": [0.3, 0.7, 0.7]}, epochs=(10, 20, 30))
     m = Method("fake", rec, ({"s": "y"}, {"s": "x"}), backprop=True)
     res = select_and_fit(m, _draw(k=2))
-    assert res.setting == {"s": "x"} and res.epochs == 20
+    assert res.setting == {"s": "x"}
+    assert res.epochs == 20
     final = [c for c in rec.calls if c["test"]][0]
-    assert final["ctx"].epochs == 20 and not final["ctx"].validate
+    assert final["ctx"].epochs == 20
+    assert not final["ctx"].validate
     folds = [c for c in rec.calls if not c["test"]]
     assert {c["ctx"].ref_size for c in folds} == {2}  # 2 x 2 examples, 2 folds -> 2 to train
     rec2 = _Recorder({"y": [0.3, 0.7, 0.7]}, epochs=(10, 20, 30))
@@ -197,24 +206,30 @@ def test_tiny_benchmark_end_to_end(tmp_path):
     assert df.groupby(["per_class", "draw"])["n_train"].nunique().max() == 1
     # k = 1: default setting, no folds; k = 3: 3 folds and a validation score
     k1, k3 = df[df.per_class == 1], df[df.per_class == 3]
-    assert (k1["folds"] == 0).all() and k1["val_accuracy"].isna().all()
-    assert (k3["folds"] == 3).all() and k3["val_accuracy"].between(0, 1).all()
+    assert (k1["folds"] == 0).all()
+    assert k1["val_accuracy"].isna().all()
+    assert (k3["folds"] == 3).all()
+    assert k3["val_accuracy"].between(0, 1).all()
     assert set(k1[k1.method == "svm"]["setting"]) == {'{"C": 1.0}'}
     mlp = df[df.method == "mlp"]
     # 6 training examples, 3 folds -> 4 per fold run, batch 32: 1 step per epoch, 6 epochs,
     # checkpoints after 2, 4, 6 epochs
     assert set(mlp[mlp.per_class == 3]["epochs"]) <= {2, 4, 6}
-    assert (mlp["train_energy_uj"] > 0).all() and (k3["select_energy_uj"] > 0).all()
+    assert (mlp["train_energy_uj"] > 0).all()
+    assert (k3["select_energy_uj"] > 0).all()
     # every energy is the ledger-named counts priced by the cost model
     row = df[df.method == "hebbian-snn"].iloc[0]
     counts = {c: row[f"infer_{c}"] for c in OpCounts().as_counts()}
     cost = get_cost_model("cmos45")
     assert row["infer_energy_nj"] == pytest.approx(cost.price(counts)["energy_pj"] * 1e-3)
-    assert row["infer_acs"] > 0 and row["infer_spikes"] > 0
+    assert row["infer_acs"] > 0
+    assert row["infer_spikes"] > 0
     summary = summarize(df)
     assert set(summary["draws"]) == {2}
     table = markdown_table(summary)
-    assert "| dam-counts |" in table and "3/class" in table and "selection s" in table
+    assert "| dam-counts |" in table
+    assert "3/class" in table
+    assert "selection s" in table
     assert "| toy | mlp | 3 |" in selection_table(summary)
     plot_accuracy(summary, str(tmp_path / "a.png"))
     assert (tmp_path / "a.png").stat().st_size > 0

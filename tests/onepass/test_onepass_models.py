@@ -81,7 +81,9 @@ def test_count_encoder_ops_and_opcounts_names():
     feats, ops = CountEncoder().encode(x)
     assert feats.tolist() == [[1.0, 2.0, 0.0]]
     # one accumulate per event, executed on every target: dense = executed
-    assert ops.acs == 3.0 and ops.dense_ops == 3.0 and ops.macs == 0.0
+    assert ops.acs == 3.0
+    assert ops.dense_ops == 3.0
+    assert ops.macs == 0.0
     assert set(ops.as_counts()) == set(COUNTS)  # priced only by CostModel.price
     assert (ops + ops).scaled(0.5) == ops
 
@@ -103,8 +105,11 @@ def test_random_encoder_ledger_counts_hand_computed():
     assert ops.macs == 1 * 2  # one graded input x its 2 existing synapses
     assert ops.graded_events == 2 * 2  # |input| 2 x 2 synapses
     assert ops.dense_ops == 2 * 3 * 4  # T x F x H, zeros included
-    assert ops.neuron_updates == 2 * 4 and ops.state_words == 2 * 4  # T x H, 1 word (Leaky)
-    assert ops.spikes == 2 and ops.active_updates == 2
+    # T x H, 1 word (Leaky)
+    assert ops.neuron_updates == 2 * 4
+    assert ops.state_words == 2 * 4
+    assert ops.spikes == 2
+    assert ops.active_updates == 2
     same = RandomSpikingEncoder(3, hidden=4, seed=0)
     assert torch.equal(RandomSpikingEncoder(3, hidden=4, seed=0).base_weight, same.base_weight)
 

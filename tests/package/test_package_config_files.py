@@ -26,7 +26,9 @@ def _search(tmp_path: Path, old: str, new: str) -> Path:
 
 def test_the_shipped_search_suite_loads(tmp_path: Path) -> None:
     cfg = load_search_suite(_search(tmp_path, "epochs = 2", "epochs = 3"))
-    assert cfg.name == "smoke" and cfg.train.epochs == 3 and cfg.n_trials == 4
+    assert cfg.name == "smoke"
+    assert cfg.train.epochs == 3
+    assert cfg.n_trials == 4
 
 
 @pytest.mark.parametrize(
@@ -64,7 +66,8 @@ def test_benchmark_and_search_suites_word_an_unknown_train_key_alike(tmp_path: P
     with pytest.raises(ValueError, match="epoch") as s_info:
         load_search_suite(_search(tmp_path, "epochs = 2", "epoch = 2"))
     tail = "unknown key(s) ['epoch'] in [train]; known: "
-    assert tail in str(b_info.value) and tail in str(s_info.value)
+    assert tail in str(b_info.value)
+    assert tail in str(s_info.value)
 
 
 def test_cost_model_files_use_the_same_reader(tmp_path: Path) -> None:

@@ -118,12 +118,15 @@ def test_missing_package_names_its_extra_in_one_line(monkeypatch: pytest.MonkeyP
 def test_missing_extra_converts_only_optional_packages() -> None:
     err = missing_extra(ModuleNotFoundError("No module named 'sklearn'", name="sklearn.datasets"))
     assert isinstance(err, MissingExtraError)
-    assert "'scikit-learn'" in str(err) and "spikeenergy[data]" in str(err)
+    assert "'scikit-learn'" in str(err)
+    assert "spikeenergy[data]" in str(err)
     # a given extra is named when it provides the package, else the package's own extra
     err = missing_extra(ModuleNotFoundError("x", name="scipy"), extra="bench")
-    assert err is not None and "spikeenergy[bench]" in str(err)
+    assert err is not None
+    assert "spikeenergy[bench]" in str(err)
     err = missing_extra(ModuleNotFoundError("x", name="optuna"), extra="data")
-    assert err is not None and "spikeenergy[search]" in str(err)
+    assert err is not None
+    assert "spikeenergy[search]" in str(err)
     # not an optional package (a bug, a typo): not converted
     assert missing_extra(ModuleNotFoundError("x", name="spikeenergy.nope")) is None
     assert missing_extra(ValueError("x")) is None

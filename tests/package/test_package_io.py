@@ -38,7 +38,8 @@ def test_failed_writer_leaves_old_file_and_no_temporary(tmp_path: Path) -> None:
 def test_atomic_path_for_writers_that_take_a_name(tmp_path: Path) -> None:
     p = tmp_path / "t.csv"
     with atomic_path(p) as tmp:
-        assert tmp.parent == tmp_path and tmp.name.startswith(".t.csv.")
+        assert tmp.parent == tmp_path
+        assert tmp.name.startswith(".t.csv.")
         tmp.write_text("x\n")
         assert not p.exists()  # the target appears only when the block ends
     assert p.read_text() == "x\n"
@@ -49,7 +50,8 @@ def test_atomic_path_for_writers_that_take_a_name(tmp_path: Path) -> None:
 
 def test_temporary_name_carries_the_pid(tmp_path: Path) -> None:
     m = TMP_NAME.match(temp_sibling(tmp_path / "run.h5").name)
-    assert m is not None and int(m.group(1)) == os.getpid()
+    assert m is not None
+    assert int(m.group(1)) == os.getpid()
 
 
 def test_atomic_write_rejects_other_types(tmp_path: Path) -> None:

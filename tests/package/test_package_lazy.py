@@ -71,7 +71,8 @@ def test_registry_user_add_clashing_with_a_builtin_fails_at_add(fake_registry: s
     with pytest.raises(ValueError, match="'alpha' is already registered"):
         reg.R.add("alpha", 3)  # the built-ins are loaded first, so the clash shows here
     reg.R.add("gamma", 3)
-    assert list(reg.R) == ["alpha", "beta", "gamma"] and len(reg.R) == 3
+    assert list(reg.R) == ["alpha", "beta", "gamma"]
+    assert len(reg.R) == 3
 
 
 def test_registry_builtins_that_fail_to_import_raise_every_time(

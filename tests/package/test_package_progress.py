@@ -21,7 +21,8 @@ def test_log_stream_gets_one_line_per_update() -> None:
             bar.update(1)
             bar.set_postfix_str(f"best {i}")
     lines = buf.getvalue().splitlines()
-    assert "\r" not in buf.getvalue() and buf.getvalue().endswith("\n")
+    assert "\r" not in buf.getvalue()
+    assert buf.getvalue().endswith("\n")
     # the initial state, one line per update, and the final postfix at close
     assert [ln.split("|")[0].strip() for ln in lines] == [
         "bench:   0%",
@@ -30,7 +31,8 @@ def test_log_stream_gets_one_line_per_update() -> None:
         "bench: 100%",
         "bench: 100%",
     ]
-    assert lines[1].endswith("best -]") and lines[3].endswith("best 1]")
+    assert lines[1].endswith("best -]")
+    assert lines[3].endswith("best 1]")
     assert lines[4].endswith("best 2]")
     assert len(set(lines)) == len(lines)  # no state written twice
 
@@ -56,7 +58,8 @@ def test_line_stream_drops_clears_repeats_and_escapes() -> None:
 
 def test_terminals_get_tqdm_itself() -> None:
     term = FakeTerminal()
-    assert is_terminal(term) and not is_terminal(io.StringIO())
+    assert is_terminal(term)
+    assert not is_terminal(io.StringIO())
     bar = tqdm(total=2, file=term, mininterval=0)
     assert not isinstance(bar, LineTqdm)
     bar.update(2)

@@ -102,7 +102,8 @@ def test_builtin_cards_ship_in_the_package(name: str) -> None:
     path = card_path(card.card)
     if path is None:  # a dataset registered by other code with a free-text card
         pytest.skip(f"{name}: card {card.card!r} is not a shipped file")
-    assert path.is_relative_to(PACKAGE) and path.name == "README.md"
+    assert path.is_relative_to(PACKAGE)
+    assert path.name == "README.md"
     assert name in path.read_text().splitlines()[0]
     assert card.card_location() == str(path)
 

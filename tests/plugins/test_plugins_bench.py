@@ -167,7 +167,8 @@ def test_suite_metric_and_class_weights_reach_the_runs(tmp_path: Path, cleanup: 
         )
     )
     s = load_suite(suite)
-    assert s.modules == (str(path),) and s.keep_checkpoints is False
+    assert s.modules == (str(path),)
+    assert s.keep_checkpoints is False
     assert (s.train.metric, s.train.class_weights) == ("balanced_accuracy", "balanced")
     res = run_sweep(s, ResultsStore(tmp_path / "out"), SerialExecutor(), progress=False)
     assert (res.ok, res.failed) == (1, 0)
@@ -175,7 +176,8 @@ def test_suite_metric_and_class_weights_reach_the_runs(tmp_path: Path, cleanup: 
     assert rec.config["train"]["metric"] == "balanced_accuracy"
     assert rec.config["train"]["class_weights"] == "balanced"
     m = rec.metrics
-    assert m is not None and m["metric"] == "balanced_accuracy"
+    assert m is not None
+    assert m["metric"] == "balanced_accuracy"
     # the selected epoch's score is the balanced accuracy of the kept model on validation
     # (recomputed here with scikit-learn from the stored labels and predictions)
     val = m["val"]

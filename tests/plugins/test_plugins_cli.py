@@ -51,7 +51,8 @@ def user_metric() -> Iterator[str]:
 
 def one_line(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err, err
     return err
 
 
@@ -69,7 +70,8 @@ def test_train_and_export_a_user_dataset(
     assert main(["train", "--dataset", "walk-cli", *TINY]) == 2
     err = one_line(capsys)
     assert err.startswith("spikeenergy train: error: unknown dataset 'walk-cli'; known: ")
-    assert "): none. A dataset registered in your own code" in err and "--module MOD" in err
+    assert "): none. A dataset registered in your own code" in err
+    assert "--module MOD" in err
 
     # a second user module registers a task metric: recall of class 1 ("fast")
     metric_mod = tmp_path / "mods" / "walk_metric.py"
@@ -151,7 +153,8 @@ def test_datasets_command_lists_a_user_dataset(
     cleanup.append("walk-list")
     assert main(["datasets", "--module", str(path)]) == 0
     line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("walk-list")]
-    assert line and "sensor (3, 1, 2)  classes 2  (generated in code, no files)" in line[0]
+    assert line
+    assert "sensor (3, 1, 2)  classes 2  (generated in code, no files)" in line[0]
 
 
 def test_parse_dataset_options_reads_toml_values() -> None:
@@ -177,7 +180,8 @@ def test_parse_dataset_options_reads_toml_values() -> None:
         "table": {"a": 1},
         "spaced": 2,
     }
-    assert type(got["limit"]) is int and type(got["frac"]) is float
+    assert type(got["limit"]) is int
+    assert type(got["frac"]) is float
     for bad, match in [
         (["limit"], "'limit' must be KEY=VALUE"),
         (["=3"], "'=3' must be KEY=VALUE"),
@@ -302,7 +306,8 @@ def test_bad_modules_and_options_are_one_line(
     }[case]
     assert main(argv) == 2
     err = one_line(capsys)
-    assert err.startswith(f"spikeenergy {argv[0]}: error: ") and expected in err, err
+    assert err.startswith(f"spikeenergy {argv[0]}: error: "), err
+    assert expected in err, err
 
 
 @pytest.mark.slow  # one trial, but the search writes its report and plots (~10-20 s)
@@ -335,7 +340,9 @@ def test_search_on_a_user_dataset_with_options(
     from spikeenergy.bench import ResultsStore
 
     (rec,) = ResultsStore(out).records()
-    assert rec.status == "ok" and rec.config["data"]["name"] == "walk-search"
+    assert rec.status == "ok"
+    assert rec.config["data"]["name"] == "walk-search"
     assert rec.config["data"]["options"] == {"n": 6}  # the command line's value, not the suite's
     # 6 recordings per split: a quarter of the training ones held out for validation
-    assert rec.metrics is not None and rec.metrics["dataset"]["n_test"] == 6
+    assert rec.metrics is not None
+    assert rec.metrics["dataset"]["n_test"] == 6

@@ -46,9 +46,14 @@ def test_registry_replace_and_unregister() -> None:
     reg.add("a", 1)
     with pytest.raises(ValueError, match="thing 'A' is already registered"):
         reg.add("A", 5)  # add stays strict (names are case-insensitive)
-    assert reg.replace("A", 2) == 1 and reg.get("a") == 2  # previous item returned
-    assert reg.replace("b", 3) is None and reg.names() == ["a", "b"]
-    assert reg.unregister("B") == 3 and "b" not in reg and reg.names() == ["a"]
+    # previous item returned
+    assert reg.replace("A", 2) == 1
+    assert reg.get("a") == 2
+    assert reg.replace("b", 3) is None
+    assert reg.names() == ["a", "b"]
+    assert reg.unregister("B") == 3
+    assert "b" not in reg
+    assert reg.names() == ["a"]
     with pytest.raises(UnknownNameError, match="unknown thing 'b'; known: a") as err:
         reg.unregister("b")
     assert (err.value.kind, err.value.name) == ("thing", "b")
@@ -63,10 +68,13 @@ def test_module_file_outside_the_package_registers_once(
     cleanup.append("walk-a")
     assert "walk-a" not in DATASETS
     (name,) = import_modules([str(path)])
-    assert name.startswith("spikeenergy_user_walk_mod_") and sys.modules[name].__file__ == str(path)
+    assert name.startswith("spikeenergy_user_walk_mod_")
+    assert sys.modules[name].__file__ == str(path)
     ds = load_dataset("walk-a", "train", n=6)
-    assert len(ds) == 6 and ds.targets == [0, 1, 0, 1, 0, 1]
-    assert ds[1][0].dtype.names == ("t", "x", "p") and ds[1][0]["x"].max() < 3
+    assert len(ds) == 6
+    assert ds.targets == [0, 1, 0, 1, 0, 1]
+    assert ds[1][0].dtype.names == ("t", "x", "p")
+    assert ds[1][0]["x"].max() < 3
     assert dataset_card("walk-a").sensor_size == (3, 1, 2)
     # the same file again, relative to a base folder, or relative to the working folder:
     # imported once (a second import would register twice and raise)
@@ -177,7 +185,8 @@ def test_unknown_name_says_what_was_imported_and_how_to_add_one(
     with pytest.raises(UnknownNameError) as nested, user_code(), user_code():
         load_dataset("walk-typo")
     assert str(nested.value).count("imported by this process") == 1
-    assert "imported by this process (pid" in str(nested.value) and "): none." in str(nested.value)
+    assert "imported by this process (pid" in str(nested.value)
+    assert "): none." in str(nested.value)
 
 
 def test_registration_types_and_factory_options(cleanup: list[str]) -> None:

@@ -34,8 +34,10 @@ def test_spiking_cnn_record_shapes_and_kinds(backend):
     torch.testing.assert_close(r["readout"].inputs, r["fc_spk.0"].spikes)
     assert set(r["fc_spk.0"].spikes.unique().tolist()) <= {0.0, 1.0}
     (fc,) = r["fc.0"].synapses  # one synapse group: the Linear weight, driven by its input
-    assert fc.weight is model.fc[0].weight and fc.inputs is r["fc.0"].inputs
-    assert r["fc.0"].kind == "connection" and r["conv_spk.0"].state_size == 1
+    assert fc.weight is model.fc[0].weight
+    assert fc.inputs is r["fc.0"].inputs
+    assert r["fc.0"].kind == "connection"
+    assert r["conv_spk.0"].state_size == 1
     assert _n_hooks(model) == 0
 
 
@@ -46,7 +48,8 @@ def test_dense_per_step_vs_sum_time_axis():
         with ActivityRecorder(model, needs={"activations"}) as rec:
             model(x)
         r = rec.record()
-        assert list(r) == ["fc_act.0"] and r["fc_act.0"].kind == "dense"
+        assert list(r) == ["fc_act.0"]
+        assert r["fc_act.0"].kind == "dense"
         assert r["fc_act.0"].activations.shape == (t_rec, B, 5)
         assert (r["fc_act.0"].activations >= 0).all()  # post-ReLU
 
@@ -57,10 +60,13 @@ def test_gru_is_dense_and_connection_time_major():
         model(torch.rand(T, B, *SHAPE))
     r = rec.record()
     g = r["gru.0"]
-    assert g.kind == "dense" and g.is_connection
-    assert g.activations.shape == (T, B, 5) and g.inputs.shape == (T, B, 72)
+    assert g.kind == "dense"
+    assert g.is_connection
+    assert g.activations.shape == (T, B, 5)
+    assert g.inputs.shape == (T, B, 72)
     ih, hh = g.synapses  # input-to-hidden (3 gates x 5 units) and hidden-to-hidden
-    assert ih.weight.shape == (15, 72) and hh.weight.shape == (15, 5)
+    assert ih.weight.shape == (15, 72)
+    assert hh.weight.shape == (15, 5)
     # the recurrent synapses are driven by h[t-1]: zeros at t = 0, then the outputs
     torch.testing.assert_close(hh.inputs[1:], g.activations[:-1])
     assert not hh.inputs[0].any()
@@ -74,7 +80,8 @@ def test_needs_filter_and_keep_graph():
         model(x)
     r = rec.record()
     assert list(r) == ["fc_spk.0"]  # Linear layers are not hooked without "inputs"
-    assert r["fc_spk.0"].membrane is None and not r["fc_spk.0"].spikes.requires_grad
+    assert r["fc_spk.0"].membrane is None
+    assert not r["fc_spk.0"].spikes.requires_grad
     with ActivityRecorder(model, needs={"spikes"}, keep_graph=True) as rec:
         model(x)
     assert rec.record()["fc_spk.0"].spikes.requires_grad
@@ -103,13 +110,15 @@ def test_hooks_removed_on_exception():
     def fail_inside() -> None:
         with rec:
             # 5 layers + the model's own hook (T and B of each model call)
-            assert _n_hooks(model) == 6 and rec.active
+            assert _n_hooks(model) == 6
+            assert rec.active
             model(torch.rand(T, B, *SHAPE))
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
         fail_inside()
-    assert _n_hooks(model) == 0 and not rec.active
+    assert _n_hooks(model) == 0
+    assert not rec.active
     # a failing forward pass (wrong shape) inside the block also removes the hooks
     with pytest.raises(ValueError, match="time-major"), ActivityRecorder(model):
         model(torch.rand(T, B, 3, 6, 6))
@@ -123,8 +132,10 @@ def test_adapter_table_covers_framework_modules():
 
     leaky, _ = build_neuron(NeuronSpec(), "snntorch")  # snntorch.Leaky
     synaptic, _ = build_neuron(NeuronSpec(model="synaptic"), "snntorch")  # snntorch.Synaptic
-    assert adapter_for(leaky).kind == "spiking" and adapter_for(synaptic).kind == "spiking"
-    assert adapter_for(LIFBoxCell()).kind == "spiking" and adapter_for(LIFCell()).kind == "spiking"
+    assert adapter_for(leaky).kind == "spiking"
+    assert adapter_for(synaptic).kind == "spiking"
+    assert adapter_for(LIFBoxCell()).kind == "spiking"
+    assert adapter_for(LIFCell()).kind == "spiking"
     assert adapter_for(nn.ReLU()).kind == "dense"
     assert adapter_for(nn.Linear(2, 3)).kind == "connection"
     assert adapter_for(nn.Conv2d(1, 1, 3)).kind == "connection"

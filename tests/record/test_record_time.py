@@ -75,7 +75,8 @@ def test_time_batched_layer_inside_a_stepped_snntorch_loop() -> None:
     a = measure(_MixedSnn(stepped_fc1=False), [(x, None)], [get_cost_model("loihi")])
     b = measure(_MixedSnn(stepped_fc1=True), [(x, None)], [get_cost_model("loihi")])
     _rows_equal(a.rows, b.rows)
-    assert a.total["spikes_per_sample"] > 0 and a.samples == B
+    assert a.total["spikes_per_sample"] > 0
+    assert a.samples == B
 
 
 def test_norse_lif_sequence_equals_lif_cells_stepped() -> None:
@@ -88,7 +89,8 @@ def test_norse_lif_sequence_equals_lif_cells_stepped() -> None:
     b = Harness(cells, [(x, None)], targets, mode="step-state").run().report
     _rows_equal(a.rows, b.rows)  # incl. membrane updates: re-run LIF membrane == cells' v
     assert a.total["spikes_per_sample"] > 0
-    assert a.rows["1"]["neuron_updates"] == T * H and a.rows["3"]["neuron_updates"] == T * C
+    assert a.rows["1"]["neuron_updates"] == T * H
+    assert a.rows["3"]["neuron_updates"] == T * C
 
 
 def test_norse_lif_sequence_module_by_hand() -> None:
@@ -107,12 +109,16 @@ def test_norse_lif_sequence_module_by_hand() -> None:
         z, _ = lif(x)
         r = rec.record()
     act = r["LIF"]
-    assert act.kind == "spiking" and act.state_size == 2  # v and i
-    assert act.spikes.shape == (4, 2, 2) and torch.equal(act.spikes, z)
+    # spiking, two state words: v and i
+    assert act.kind == "spiking"
+    assert act.state_size == 2
+    assert act.spikes.shape == (4, 2, 2)
+    assert torch.equal(act.spikes, z)
     assert act.spikes[:, 0, 0].tolist() == [1, 1, 1, 1]
     assert act.spikes[:, 0, 1].tolist() == [0, 0, 1, 0]
     torch.testing.assert_close(act.membrane[:, 0, 1], torch.tensor([0.5, 0.85, 0.0, 0.256]))
-    assert not act.membrane[:, 0, 0].any() and not act.membrane[:, 1].any()
+    assert not act.membrane[:, 0, 0].any()
+    assert not act.membrane[:, 1].any()
     report = measure(lif, [(x, None)], [loihi])
     t = report.total
     assert t["spikes_per_sample"] == 5 / 2  # 4 + 1 spikes over 2 samples
@@ -158,8 +164,10 @@ def test_ambiguous_time_axis_raises_the_documented_error() -> None:
     with pytest.raises(TimeAxisError) as err:
         measure(net, [(x, None)])
     msg = str(err.value)
-    assert "layer '0'" in msg and "T=4 steps and B=4 samples" in msg
-    assert "layer_time={'0': 'sequence'}" in msg and "layer_time='sequence'" in msg
+    assert "layer '0'" in msg
+    assert "T=4 steps and B=4 samples" in msg
+    assert "layer_time={'0': 'sequence'}" in msg
+    assert "layer_time='sequence'" in msg
     # the declaration settles it: same ledger as with a batch that differs from T
     declared = measure(net, [(x, None)], layer_time="sequence")
     assert declared.samples == 4
@@ -213,8 +221,10 @@ def test_norse_leaky_integrator_is_a_dense_readout_and_state_sizes() -> None:
     from spikeenergy.record import adapter_for
 
     li, cell = norse.LI(), norse.LICell()
-    assert adapter_for(li).kind == "dense" and adapter_for(cell).kind == "dense"
-    assert adapter_for(norse.LIF()).sequence and adapter_for(norse.LIFCell()).stepwise
+    assert adapter_for(li).kind == "dense"
+    assert adapter_for(cell).kind == "dense"
+    assert adapter_for(norse.LIF()).sequence
+    assert adapter_for(norse.LIFCell()).stepwise
     sizes = {
         "LIF": adapter_for(norse.LIF()).state_size(norse.LIF()),
         "LIFBoxCell": adapter_for(norse.LIFBoxCell()).state_size(norse.LIFBoxCell()),
@@ -245,7 +255,8 @@ def test_energy_term_in_the_users_training_loop() -> None:
         energy_pj = term(rec.record())
         loss = nn.functional.cross_entropy(spk.sum(0), y) + 1e-3 * energy_pj
         loss.backward()
-    assert net[0].weight.grad is not None and net[0].weight.grad.abs().sum() > 0
+    assert net[0].weight.grad is not None
+    assert net[0].weight.grad.abs().sum() > 0
     measured = measure(net, [(x, y)], [get_cost_model("loihi")], mode="step")
     assert float(energy_pj.detach()) * 1e-12 == pytest.approx(measured.energy_j("loihi"), rel=1e-6)
     ledger = EnergyLedger()

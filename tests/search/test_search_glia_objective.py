@@ -51,7 +51,8 @@ def test_glia_is_identity_at_init_and_learns(spec):
 
 def test_glial_gate_hand_computed_update():
     gate = GlialGate(width=4, ratio=0.5, rho=0.9, target=0.1)
-    assert gate.n_glia == 2 and gate.assign.tolist() == [0, 1, 0, 1]
+    assert gate.n_glia == 2
+    assert gate.assign.tolist() == [0, 1, 0, 1]
     gate.observe(torch.tensor([[1.0, 0.0, 1.0, 1.0]]))
     # unit 0 sees neurons 0, 2 -> mean 1; unit 1 sees 1, 3 -> mean 0.5
     # avg = 0.9 * 0.1 + 0.1 * [1, 0.5] = [0.19, 0.14]
@@ -115,10 +116,13 @@ def test_candidate_from_params():
         "glia_ratio": 0.25,
     }
     c = candidate_from_params(params, SearchSpace())
-    assert c.spec.family == "snn-mlp" and c.spec.backend == "norse"
+    assert c.spec.family == "snn-mlp"
+    assert c.spec.backend == "norse"
     assert c.spec.hidden == (32,)  # depth 1 uses only width_0
     assert c.spec.neuron.beta == pytest.approx(math.exp(-0.1))  # exp(-1 / tau)
-    assert c.spec.neuron.threshold == 1.5 and c.lam == 0.1 and c.glia_ratio == 0.25
+    assert c.spec.neuron.threshold == 1.5
+    assert c.lam == 0.1
+    assert c.glia_ratio == 0.25
 
 
 def test_shipped_suites_parse_and_typos_fail(tmp_path):
@@ -128,7 +132,8 @@ def test_shipped_suites_parse_and_typos_fail(tmp_path):
     assert {"smoke", "nmnist-small", "roshambo-small"} <= set(names)
     for name in names:
         cfg = load_suite(name)  # by name: the suites shipped inside the package
-        assert cfg.n_trials >= 1 and cfg.data.val_fraction > 0
+        assert cfg.n_trials >= 1
+        assert cfg.data.val_fraction > 0
     bad = tmp_path / "bad.toml"
     bad.write_text("[space]\nwidth = [1]\n")
     with pytest.raises(ValueError, match="unknown \\[space\\] keys"):
@@ -173,7 +178,8 @@ def test_architecture_objective_end_to_end(tmp_path):
         assert "candidate" in t.user_attrs
     paths = write_outputs(study, tmp_path, space)
     for p in paths.values():
-        assert p.exists() and p.stat().st_size > 0
+        assert p.exists()
+        assert p.stat().st_size > 0
     import pandas as pd
 
     front = pd.read_csv(paths["front"])
@@ -185,7 +191,8 @@ def test_architecture_objective_end_to_end(tmp_path):
     assert len(table) == len(done)
     for t in done:
         row = table.loc[f"trial-{t.number:05d}"]
-        assert row["status"] == "ok" and row["dataset"] == "toy"
+        assert row["status"] == "ok"
+        assert row["dataset"] == "toy"
         assert row["accuracy"] == pytest.approx(t.user_attrs["test_accuracy"])
         assert row["lam"] == pytest.approx(t.user_attrs["candidate"]["lam"])
     assert "Pareto" in write_report(tmp_path / "store").read_text()
@@ -238,7 +245,9 @@ def test_cli_search_refuses_a_suite_with_an_unknown_data_key(tmp_path, capsys):
     suite.write_text('[study]\nname = "x"\n\n[data]\nname = "digits-dvs"\nval_frac = 0.2\n')
     assert main(["search", str(suite), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "val_frac" in err and "val_fraction" in err  # names the key and the known ones
+    # names the key and the known ones
+    assert "val_frac" in err
+    assert "val_fraction" in err
     assert not (tmp_path / "out").exists()  # nothing was started
 
 

@@ -58,8 +58,10 @@ def test_export_command_refuses_a_crafted_checkpoint_in_one_line(
     path = _malicious(tmp_path / "evil.pt", marker)
     rc = cli_main(["export", str(path), "--out", str(tmp_path / "r.json"), "--no-progress"])
     err = capsys.readouterr().err
-    assert rc == 2 and not marker.exists()
-    assert err.startswith("spikeenergy export: error: refused to load") and err.count("\n") == 1
+    assert rc == 2
+    assert not marker.exists()
+    assert err.startswith("spikeenergy export: error: refused to load")
+    assert err.count("\n") == 1
     assert not (tmp_path / "r.json").exists()
 
 

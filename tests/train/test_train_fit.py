@@ -44,7 +44,8 @@ def test_fit_learns_toy_task_for_every_kind(spec):
     model = build_seeded_model(spec, (6,), 2, seed=0)
     # lam in 1/pJ: the toy nets spend ~1e3-1e4 pJ per inference on cmos45
     result = fit(model, Toy(), Toy(16, seed=1), TrainConfig(**CPU, lam=1e-5), progress=False)
-    assert result.history[-1]["epoch"] == 7 and result.best_val_accuracy >= 0.9
+    assert result.history[-1]["epoch"] == 7
+    assert result.best_val_accuracy >= 0.9
     assert result.efficiency["steps"] == 8 * 4  # 32 samples / batch 8 = 4 steps per epoch
     test = evaluate(model, Toy(16, seed=2), ActivityEnergy(), TrainConfig(device="cpu"))
     assert test["accuracy"] >= 0.85
@@ -55,7 +56,8 @@ def test_training_efficiency_counts_steps_to_target():
     model = build_seeded_model(ModelSpec(family="mlp", hidden=(8,)), (6,), 2, seed=0)
     cfg = TrainConfig(**CPU, target_accuracy=0.01)  # reached after the very first epoch
     eff = fit(model, Toy(), Toy(8, seed=1), cfg, progress=False).efficiency
-    assert eff["epochs_to_target"] == 1 and eff["steps_to_target"] == 4
+    assert eff["epochs_to_target"] == 1
+    assert eff["steps_to_target"] == 4
     assert 0 < eff["time_to_target_s"] <= eff["wall_time_s"]
 
 
@@ -65,7 +67,8 @@ def test_early_stopping_on_validation_plateau():
     result = fit(model, Toy(), Toy(8, seed=1), cfg, progress=False)
     # lr ~ 0: validation accuracy never improves after epoch 0, so epochs 1, 2, 3 are stale;
     # equal accuracies select the later epoch (documented tie rule)
-    assert len(result.history) == 4 and result.best_epoch == 3
+    assert len(result.history) == 4
+    assert result.best_epoch == 3
     assert len({row["val_accuracy"] for row in result.history}) == 1
 
 
@@ -117,7 +120,8 @@ def test_checkpoint_round_trip_gives_identical_predictions(tmp_path):
     model.eval()
     with torch.no_grad():
         assert torch.equal(model(x), loaded(x))
-    assert payload["config"] == {"note": "x"} and payload["metrics"] == {"acc": 1.0}
+    assert payload["config"] == {"note": "x"}
+    assert payload["metrics"] == {"acc": 1.0}
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="cannot read checkpoint"):
         load_checkpoint(tmp_path / "bad.pt")
@@ -141,7 +145,8 @@ def _tiny_experiment(seed=0, lam=0.0):
 def test_same_config_and_seed_give_the_same_numbers(tmp_path):
     a = run_experiment(_tiny_experiment(seed=4), progress=False)
     b = run_experiment(_tiny_experiment(seed=4), out_dir=tmp_path, progress=False)
-    assert a["test"] == b["test"] and a["curves"]["train_loss"] == b["curves"]["train_loss"]
+    assert a["test"] == b["test"]
+    assert a["curves"]["train_loss"] == b["curves"]["train_loss"]
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["schema"] == "spikeenergy.metrics/2"
     assert written["test"]["accuracy"] == b["test"]["accuracy"]
@@ -236,7 +241,9 @@ def test_train_config_is_frozen_hashable_and_round_trips():
 
     a = TrainConfig(energy="spike-rate", energy_options={"layers": ["fc_spk.0"]})
     b = TrainConfig.from_dict(a.to_dict())
-    assert a == b and hash(a) == hash(b) and pickle.loads(pickle.dumps(a)) == a
+    assert a == b
+    assert hash(a) == hash(b)
+    assert pickle.loads(pickle.dumps(a)) == a
     assert a.to_dict()["energy_options"] == {"layers": ["fc_spk.0"]}  # plain data for JSON
     with pytest.raises(TypeError):
         a.energy_options["layers"] = ()  # type: ignore[index]  # immutable in place too

@@ -103,10 +103,12 @@ def test_resumed_run_equals_the_uninterrupted_run_bit_for_bit(
     assert resumed["curves"]["epoch"] == [0, 1, 2]
     for name in ("model.pt", "last.pt"):
         a, b = weights(tmp_path / "whole" / name), weights(tmp_path / "cut" / name)
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+        assert a.keys() == b.keys(), name
+        assert all(torch.equal(a[k], b[k]) for k in a), name
     # a finished run resumes to the same result without training again
     again = run_experiment(cfg, tmp_path / "cut", False, fresh_data(cfg, frames))
-    assert trained == [0, 1, 2] and without_timings(again) == without_timings(whole)
+    assert trained == [0, 1, 2]
+    assert without_timings(again) == without_timings(whole)
 
 
 def test_last_checkpoint_of_another_configuration_is_refused(tmp_path: Path) -> None:

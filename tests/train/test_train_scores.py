@@ -111,7 +111,8 @@ def test_inputs_tensors_scores_and_sequences_agree():
     assert macro_f1(preds.tolist(), targets.tolist(), 5) == want
     assert macro_f1(preds.astype(np.float32), targets, 5) == want  # integral floats are fine
     p, t = as_labels(torch.tensor(preds), targets, 5)
-    assert p.dtype == np.int64 and t.dtype == np.int64
+    assert p.dtype == np.int64
+    assert t.dtype == np.int64
 
 
 @pytest.mark.parametrize(
@@ -154,7 +155,8 @@ def test_registry_names_directions_and_user_metrics():
     preds, targets = from_confusion(PLANTED)
     assert metric(torch.tensor(preds), targets, 5) == pytest.approx(18 / 77)
     assert seen["dtypes"] == (np.int64, np.int64, 5)
-    assert metric.is_better(0.1, 0.2) and not metric.is_better(0.2, 0.1)
+    assert metric.is_better(0.1, 0.2)
+    assert not metric.is_better(0.2, 0.1)
     assert task_metric("accuracy").is_better(0.9, 0.8)
 
 
@@ -182,6 +184,7 @@ def test_a_registered_user_metric_is_found_by_name(monkeypatch):
     m = register_task_metric(
         "recall_of_1", lambda p, t, n: float(np.mean(p[t == 1] == 1)), higher_is_better=True
     )
-    assert task_metric("recall_of_1") is m and fresh.names() == ["recall_of_1"]
+    assert task_metric("recall_of_1") is m
+    assert fresh.names() == ["recall_of_1"]
     preds, targets = from_confusion(PLANTED)
     assert task_scores(preds, targets, 5) == {"recall_of_1": pytest.approx(9 / 16)}
