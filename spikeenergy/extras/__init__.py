@@ -28,7 +28,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "norse": ("norse",),
     "data": ("tonic", "scipy", "sklearn"),
     "hdf5": ("h5py",),
-    "bench": ("pandas", "statsmodels", "scipy", "matplotlib", "h5py"),
+    "bench": ("pandas", "statsmodels", "scipy", "matplotlib", "adjustText", "h5py"),
     "nir": ("nir", "nirtorch"),
     "search": ("optuna",),
     "ray": ("ray",),
@@ -40,8 +40,8 @@ INCLUDES: dict[str, tuple[str, ...]] = {
     "search": ("bench",),
 }
 
-#: import name -> distribution name, where they differ
-DISTRIBUTIONS = {"sklearn": "scikit-learn"}
+#: import name -> distribution name, where they differ (or differ in case)
+DISTRIBUTIONS = {"sklearn": "scikit-learn", "adjustText": "adjustText"}
 
 
 class MissingExtraError(ImportError):

@@ -66,7 +66,7 @@ def run_core(code: str, *args: str, cwd: Path | None = None) -> subprocess.Compl
 
 def _import_names(requirements: list[str]) -> tuple[set[str], set[str]]:
     """(import names of the distributions, extras included via ``spikeenergy[...]``)."""
-    dist_to_import = {v: k for k, v in extras.DISTRIBUTIONS.items()}
+    dist_to_import = {v.lower(): k for k, v in extras.DISTRIBUTIONS.items()}
     names, included = set(), set()
     for req in requirements:
         m = re.match(r"spikeenergy\[([^\]]+)\]", req)
