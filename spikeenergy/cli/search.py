@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace, options: dict[str, Any]) -> int:
         n_trials = args.n_trials if args.n_trials is not None else cfg.n_trials
         timeout = args.timeout if args.timeout is not None else cfg.timeout_s
         run_search(study, ArchitectureObjective(cfg, store_dir=out), n_trials, timeout)
-    paths = write_outputs(study, out, cfg.space)
+    paths = write_outputs(study, out, cfg.space, cfg.target)
     from spikeenergy.bench import ResultsStore, write_report
 
     if ResultsStore(out).runs_dir.is_dir():  # trials as benchmark run records

@@ -414,10 +414,13 @@ def trials_frame(study: optuna.Study) -> Any:
 
 
 def write_outputs(
-    study: optuna.Study, out_dir: str | os.PathLike[str], space: SearchSpace | None = None
+    study: optuna.Study,
+    out_dir: str | os.PathLike[str],
+    space: SearchSpace | None = None,
+    target: str | None = None,
 ) -> dict[str, Path]:
     """Write trials.csv, front.csv, architectures.json and front.png (each atomically); returns
-    their paths."""
+    their paths. ``target``: the cost model the energies are priced on (the plot names it)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = trials_frame(study)
@@ -445,11 +448,11 @@ def write_outputs(
             entry["params"] = t.params
         archs.append(entry)
     atomic_write(paths["architectures"], json.dumps(archs, indent=2, default=str))
-    plot_front(df, paths["plot"], study.study_name)
+    plot_front(df, paths["plot"], study.study_name, target)
     return paths
 
 
-def plot_front(df: Any, path: Path, title: str) -> None:
+def plot_front(df: Any, path: Path, title: str, target: str | None = None) -> None:
     """Scatter of all complete trials (energy log-x vs accuracy) with the Pareto front.
 
     Drawn on a :class:`matplotlib.figure.Figure` (no pyplot state; the caller's backend is
@@ -479,7 +482,8 @@ def plot_front(df: Any, path: Path, title: str) -> None:
         if (done["energy_pj"] > 0).all():
             ax.set_xscale("log")
         ax.legend(fontsize=7)
-    ax.set_xlabel("energy per sample [pJ]")
+    on = f" on {target}" if target else " on the suite's target"
+    ax.set_xlabel(f"pJ per inference{on} (validation set)")
     ax.set_ylabel("validation accuracy")
     ax.set_title(title)
     ax.grid(alpha=0.3)
