@@ -25,9 +25,11 @@ from spikeenergy.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
 if TYPE_CHECKING:
     from spikeenergy.data.prepare import DataConfig
 
-#: the model families registered by spikeenergy itself, named in ``--family``'s help without
-#: importing torch (a test keeps it equal to the registry); a ``--module`` may register more
+#: the model families and neuron backends registered by spikeenergy itself, named in the help
+#: of ``--family`` and ``--backend`` without importing torch (a test keeps them equal to the
+#: registries); a ``--module`` may register more
 BUILTIN_FAMILIES = ("snn-mlp", "snn-cnn", "mlp", "cnn", "gru")
+BUILTIN_BACKENDS = ("snntorch", "norse")
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -69,7 +71,13 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         help=f"model family (the suite key family): {', '.join(BUILTIN_FAMILIES)}, or one that "
         "a --module registers",
     )
-    g.add_argument("--backend", default="snntorch", choices=("snntorch", "norse"))
+    g.add_argument(
+        "--backend",
+        metavar="BACKEND",
+        default="snntorch",
+        help=f"neuron library of spiking families: {', '.join(BUILTIN_BACKENDS)}, or one that a "
+        "--module registers",
+    )
     g.add_argument("--hidden", type=int, nargs="+", default=[128])
     g.add_argument(
         "--conv-channels",

@@ -20,7 +20,7 @@ from spikeenergy.cli import (
     command_of,
     main,
 )
-from spikeenergy.cli.common import BUILTIN_FAMILIES
+from spikeenergy.cli.common import BUILTIN_BACKENDS, BUILTIN_FAMILIES
 
 
 def _sub(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
@@ -161,15 +161,17 @@ def test_help_names_no_repository_path(name: str) -> None:
         assert path not in text, f"{name} --help points to {path}"
 
 
-def test_family_help_names_the_builtin_families() -> None:
-    """``--family`` lists the built-in families without importing torch; the list is the one
-    spikeenergy.models.networks registers (a user's --module may add more, so no choices)."""
+def test_family_and_backend_help_name_the_builtins() -> None:
+    """``--family`` and ``--backend`` list the built-ins without importing torch; the lists are
+    what spikeenergy.models registers (a user's --module may add more, so no choices)."""
     code = (
-        "from spikeenergy.models.families import MODEL_FAMILIES\n"
-        "print(' '.join(MODEL_FAMILIES.names()))"
+        "from spikeenergy.models.families import BACKENDS, MODEL_FAMILIES\n"
+        "print(' '.join(MODEL_FAMILIES.names()))\nprint(' '.join(BACKENDS.names()))"
     )
-    stdout = run_python(code)
-    assert sorted(BUILTIN_FAMILIES) == stdout.split()
-    (family,) = [a for a in _sub(build_parser("train"), "train")._actions if a.dest == "model"]
-    assert family.choices is None
-    assert all(f in str(family.help) for f in BUILTIN_FAMILIES)
+    families, backends = run_python(code).strip().split("\n")
+    assert sorted(BUILTIN_FAMILIES) == families.split()
+    assert sorted(BUILTIN_BACKENDS) == backends.split()
+    actions = {a.dest: a for a in _sub(build_parser("train"), "train")._actions}
+    for dest, names in (("model", BUILTIN_FAMILIES), ("backend", BUILTIN_BACKENDS)):
+        assert actions[dest].choices is None
+        assert all(n in str(actions[dest].help) for n in names)
